@@ -1,0 +1,236 @@
+"""The library's entry points. The CLI is a thin layer over these."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from unseen import __version__
+from unseen.config import Options
+from unseen.detect import detect_faces, get_detector
+from unseen.errors import (
+    CorruptMedia,
+    InputError,
+    LimitExceeded,
+    OutputError,
+    UnseenError,
+    UnsupportedFormat,
+    VerificationFailed,
+)
+from unseen.mask import apply_masks
+from unseen.media.image import FORMATS, Decoded, check_format, decode, encode
+from unseen.media.sniff import HEAD_BYTES, sniff
+from unseen.metadata.read import open_image, read_metadata
+from unseen.output import write_atomic
+from unseen.paths import Job, claim_outputs, collect
+from unseen.types import FileResult, Inspection, MaskRegion, RunReport
+
+Progress = Callable[[int, int, FileResult], None]
+
+
+def anonymize(
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    options: Options | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Protect every image in ``inputs`` (files or folders, recursively),
+    writing clean copies under ``out_dir`` with the same relative names.
+
+    Never raises for a bad input file: each file's outcome, error included,
+    is in the returned report. Inputs are never modified, and an output
+    exists only if every stage succeeded for it.
+
+    Example::
+
+        report = anonymize(["photos/"], "safe/")
+        assert report.ok, [f.error for f in report.failed]
+    """
+    options = options or Options()
+    out = Path(out_dir)
+    out_format = None if options.format is None else check_format(options.format)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    if out.exists() and not out.is_dir():
+        raise OutputError("the output path exists and is not a folder", path=out, stage="write")
+    detectors = [get_detector(name) for name in options.detectors]
+
+    def rename(relative: Path) -> Path:
+        if out_format is None:
+            return relative
+        return relative.with_suffix(FORMATS[out_format][0])
+
+    jobs = claim_outputs(collect(list(inputs), out), rename)
+    results: list[FileResult] = []
+    for index, job in enumerate(jobs):
+        result = _protect(job, out, options, out_format, detectors, force)
+        results.append(result)
+        if progress is not None:
+            progress(index + 1, len(jobs), result)
+    return RunReport(__version__, started, _jsonable(options), tuple(results))
+
+
+def _jsonable(options: Options) -> dict[str, object]:
+    return {
+        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(options).items()
+    }
+
+
+def _protect(
+    job: Job,
+    out: Path,
+    options: Options,
+    out_format: str | None,
+    detectors: list[object],
+    force: bool,
+) -> FileResult:
+    began = time.monotonic()
+    target = out / job.relative
+    try:
+        if job.problem is not None:
+            raise InputError(job.problem, stage="read")
+        if os.path.realpath(target) == os.path.realpath(job.source):
+            raise OutputError("the output would replace the input", stage="write")
+        data = _read(job.source, options)
+        fmt = _image_format(data)
+        decoded = decode(job.source, fmt, options)
+        items, embedded = read_metadata(data, open_image(data, fmt), fmt)
+        del data
+        frames, regions = [], []
+        for index, frame in enumerate(decoded.frames):
+            dets = detect_faces(np.ascontiguousarray(frame[..., :3]), detectors, options.threshold)
+            masked, found = apply_masks(frame, dets, options, index)
+            frames.append(masked)
+            regions.extend(found)
+        fmt_out = out_format or fmt
+        write_atomic(
+            target,
+            lambda stream: encode(decoded, frames, fmt_out, stream),
+            lambda path: _check_output(path, fmt_out, decoded),
+            force=force,
+        )
+    except UnseenError as exc:
+        return _failed(job, exc.reason, exc.stage, began)
+    except OSError as exc:
+        return _failed(job, exc.strerror or str(exc), "write" if target.parent else None, began)
+    except Exception as exc:  # fail closed on anything unforeseen
+        return _failed(job, f"unexpected error: {type(exc).__name__}: {exc}", None, began)
+    removed = [f"{m.group}:{m.name}" for m in items if m.identifying or m.group == "ICC"] + [
+        f"embedded:{e.kind}" for e in embedded
+    ]
+    if decoded.total_frames > len(decoded.frames):
+        removed.append(f"frames:{decoded.total_frames - len(decoded.frames)} not kept")
+    return FileResult(
+        input=job.shown,
+        output=os.fspath(target),
+        status="ok",
+        format=fmt_out,
+        size=decoded.size,
+        frames=len(decoded.frames),
+        regions=tuple(regions),
+        removed=tuple(dict.fromkeys(removed)),
+        notes=decoded.notes,
+        seconds=time.monotonic() - began,
+    )
+
+
+def _failed(job: Job, reason: str, stage: str | None, began: float) -> FileResult:
+    return FileResult(
+        input=job.shown,
+        output=None,
+        status="failed",
+        error=reason,
+        stage=stage,
+        seconds=time.monotonic() - began,
+    )
+
+
+def _read(path: Path, options: Options) -> bytes:
+    """The whole file, after checking that it is a regular file of sane size."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError("not a regular file", stage="read")
+        if info.st_size == 0:
+            raise CorruptMedia("the file is empty", stage="read")
+        if info.st_size > options.max_file_bytes:
+            raise LimitExceeded(
+                f"{info.st_size:,} bytes, above the limit of {options.max_file_bytes:,}",
+                stage="read",
+            )
+        return stream.read(options.max_file_bytes + 1)
+
+
+def _image_format(data: bytes) -> str:
+    kind, fmt = sniff(data[:HEAD_BYTES])
+    if kind == "image":
+        return fmt
+    if kind in ("video", "audio"):
+        raise UnsupportedFormat(
+            f"{kind} ({fmt}) is not supported yet; nothing was written", stage="read"
+        )
+    raise UnsupportedFormat(
+        "not a supported image (its content matches no known format)", stage="read"
+    )
+
+
+def _check_output(path: Path, fmt: str, decoded: Decoded) -> None:
+    """Read the written file back: it must decode to the same size and carry
+    no metadata and no embedded image."""
+    data = path.read_bytes()
+    kind, found = sniff(data[:HEAD_BYTES])
+    if (kind, found) != ("image", fmt):
+        raise VerificationFailed(f"the output is not a {fmt} file", stage="verify")
+    image = open_image(data, fmt)
+    items, embedded = read_metadata(data, image, fmt)
+    leftovers = [f"{m.group}:{m.name}" for m in items if m.identifying]
+    leftovers += [e.kind for e in embedded]
+    if leftovers:
+        raise VerificationFailed(
+            f"metadata survived in the output: {', '.join(leftovers)}", stage="verify"
+        )
+    if image.size != decoded.size:
+        raise VerificationFailed(f"the output is {image.size}, not {decoded.size}", stage="verify")
+
+
+def inspect(
+    path: str | os.PathLike[str], *, options: Options | None = None, faces: bool = True
+) -> Inspection:
+    """What identifying content one file carries: metadata by group, embedded
+    images and, unless ``faces`` is false, the faces a detector finds.
+
+    Faces are searched with a threshold below the masking one, so that the
+    caller can see what a lower threshold would add. Raises
+    :class:`~unseen.errors.UnseenError` for files it cannot read.
+    """
+    options = options or Options()
+    source = Path(path)
+    data = _read(source, options)
+    fmt = _image_format(data)
+    decoded = decode(source, fmt, options)
+    items, embedded = read_metadata(data, open_image(data, fmt), fmt)
+    found: tuple[MaskRegion, ...] | None = None
+    if faces:
+        detectors = [get_detector(name) for name in options.detectors]
+        threshold = min(options.threshold, INSPECT_THRESHOLD)
+        regions: list[MaskRegion] = []
+        for index, frame in enumerate(decoded.frames):
+            dets = detect_faces(np.ascontiguousarray(frame[..., :3]), detectors, threshold)
+            regions.extend(apply_masks(frame, dets, options, index)[1])
+        found = tuple(regions)
+    return Inspection(
+        os.fspath(path), fmt, decoded.size, decoded.total_frames, items, embedded, found
+    )
+
+
+#: Faces down to this score are listed by ``inspect`` (masking uses Options.threshold).
+INSPECT_THRESHOLD = 0.05

@@ -1,0 +1,251 @@
+"""``unseen`` commands.
+
+Exit codes (documented in the README):
+  0  every file was processed
+  1  at least one file failed (its output was not written)
+  2  the command line was wrong
+  3  unseen could not start (a model missing, the output folder unusable)
+  130 interrupted (no partial output is left behind)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from unseen import __version__
+from unseen.api import anonymize as run_anonymize
+from unseen.api import inspect as run_inspect
+from unseen.config import FILLS, SHAPES, WEAK_FILLS, Options
+from unseen.errors import UnseenError
+from unseen.media.image import FORMATS
+from unseen.output import write_atomic
+from unseen.paths import collect, display
+from unseen.types import FileResult, Inspection
+
+EXIT_FAILED, EXIT_USAGE, EXIT_START, EXIT_INTERRUPTED = 1, 2, 3, 130
+_DEFAULTS = Options()
+
+
+def _error(path: str | None, reason: str) -> None:
+    where = f"{display(path)}: " if path else ""
+    click.echo(f"error: {where}{display(reason)}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="unseen")
+def main() -> None:
+    """Protect the people in photos before they are shared.
+
+    unseen finds every face and masks it irreversibly, rebuilds each file
+    from its pixels so that no metadata survives, and checks the result.
+    It works offline and never modifies the originals.
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the protected copies (created if missing).",
+)
+@click.option("--force", is_flag=True, help="Replace outputs that already exist.")
+@click.option(
+    "--fill",
+    type=click.Choice(FILLS),
+    default=_DEFAULTS.fill,
+    show_default=True,
+    help="How faces are covered. 'pixelate' and 'blur' are WEAKER: published "
+    "attacks can recognize faces through them.",
+)
+@click.option(
+    "--shape",
+    type=click.Choice(SHAPES),
+    default=_DEFAULTS.shape,
+    show_default=True,
+    help="Mask outline.",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.01, 0.99),
+    default=_DEFAULTS.threshold,
+    show_default=True,
+    help="Detector score above which a face is masked. Lower masks more.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.lower() for f in FORMATS] + ["jpg", "heic"], case_sensitive=False),
+    help="Write this format instead of the input's.",
+)
+@click.option(
+    "--frames",
+    type=click.Choice(["all", "first"]),
+    default=_DEFAULTS.frames,
+    show_default=True,
+    help="Animated images: protect all frames or keep the first.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    help="Where to write the JSON report [default: OUT/unseen-report-TIME.json].",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print errors and the summary only.")
+def anonymize(
+    paths: tuple[str, ...],
+    out_dir: Path,
+    force: bool,
+    fill: str,
+    shape: str,
+    threshold: float,
+    fmt: str | None,
+    frames: str,
+    report_path: Path | None,
+    quiet: bool,
+) -> None:
+    """Write protected copies of PATHS (files or folders) under --out.
+
+    Every face is masked, every file is rebuilt from its pixels alone, and
+    nothing is ever written next to or over an input.
+    """
+    options = Options(
+        fill=fill,
+        shape=shape,
+        threshold=threshold,  # type: ignore[arg-type]
+        format=fmt,
+        frames=frames,
+    )  # type: ignore[arg-type]
+    if fill in WEAK_FILLS:
+        click.echo(
+            f"warning: --fill {fill} is reversible by published attacks; "
+            "use solid or noise to protect people",
+            err=True,
+        )
+    bar = (
+        None
+        if quiet or not sys.stderr.isatty()
+        else click.progressbar(length=1, label="protecting", file=sys.stderr, show_pos=True)
+    )
+
+    def progress(done: int, total: int, result: FileResult) -> None:
+        if result.status != "ok":
+            _error(result.input, result.error or "failed")
+        if bar is not None:
+            bar.length = total
+            bar.update(1)
+
+    try:
+        report = run_anonymize(
+            list(paths), out_dir, options=options, force=force, progress=progress
+        )
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: no partial output was left behind", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except UnseenError as exc:
+        _error(exc.path, str(exc))
+        sys.exit(EXIT_START)
+    finally:
+        if bar is not None:
+            bar.render_finish()
+    if not report.files:
+        _error(None, "no files found in the given paths")
+        sys.exit(EXIT_FAILED)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    report_path = report_path or out_dir / f"unseen-report-{stamp}.json"
+    text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    try:
+        write_atomic(
+            report_path, lambda s: s.write(text.encode("utf-8")), lambda p: None, force=force
+        )
+    except (UnseenError, OSError) as exc:
+        _error(str(report_path), f"cannot write the report: {exc}")
+        sys.exit(EXIT_FAILED)
+    summary = report.to_dict()["summary"]
+    click.echo(
+        f"{summary['processed']} processed, {summary['failed']} failed, "
+        f"{summary['faces_masked']} faces masked",
+        err=False,
+    )
+    if not quiet:
+        click.echo(f"outputs: {display(str(out_dir))}")
+        click.echo(f"report:  {display(str(report_path))}")
+    sys.exit(0 if report.ok else EXIT_FAILED)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--no-faces", is_flag=True, help="Skip face detection (metadata only).")
+def inspect(paths: tuple[str, ...], as_json: bool, no_faces: bool) -> None:
+    """Show what identifying content PATHS carry. Writes nothing.
+
+    Lists faces found (with scores, including some below the masking
+    threshold), every metadata field by group, and embedded images such as
+    EXIF thumbnails.
+    """
+    failed = False
+    results = []
+    jobs = collect(list(paths))
+    for job in jobs:
+        if job.problem is not None:
+            _error(job.shown, job.problem)
+            failed = True
+            continue
+        try:
+            found = run_inspect(job.source, faces=not no_faces)
+        except UnseenError as exc:
+            _error(job.shown, str(exc))
+            failed = True
+            continue
+        results.append(found)
+        if not as_json:
+            _print_inspection(job.shown, found)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+    if not jobs:
+        _error(None, "no files found in the given paths")
+    sys.exit(EXIT_FAILED if failed or not jobs else 0)
+
+
+def _print_inspection(shown: str, found: Inspection) -> None:
+    w, h = found.size
+    click.echo(f"{display(shown)}: {found.format} {w}x{h}, {found.frames} frame(s)")
+    if found.faces is not None:
+        threshold = _DEFAULTS.threshold
+        above = [f for f in found.faces if f.score >= threshold]
+        click.echo(
+            f"  faces: {len(above)} at or above the masking threshold {threshold}, "
+            f"{len(found.faces) - len(above)} weaker candidates"
+        )
+        for face in sorted(found.faces, key=lambda f: -f.score):
+            x1, y1, x2, y2 = (round(v) for v in face.face)
+            mark = "mask" if face.score >= threshold else "below"
+            click.echo(
+                f"    [{mark}] score {face.score:.2f} frame {face.frame} "
+                f"box {x1},{y1}-{x2},{y2} ({face.detector})"
+            )
+    groups: dict[str, list[str]] = {}
+    for item in found.metadata:
+        tag = "" if item.identifying else " (structural)"
+        groups.setdefault(item.group, []).append(f"{item.name} = {item.value}{tag}")
+    ident = len(found.identifying)
+    click.echo(f"  metadata: {ident} identifying field(s)" + ("" if ident else " — none"))
+    for group, lines in groups.items():
+        click.echo(f"    {group}")
+        for line in lines:
+            click.echo(f"      {display(line)}")
+    if found.embedded:
+        click.echo(f"  embedded images: {len(found.embedded)}")
+        for image in found.embedded:
+            size = f" {image.size[0]}x{image.size[1]}" if image.size else ""
+            nbytes = f", {image.nbytes:,} bytes" if image.nbytes else ""
+            click.echo(f"    {image.kind}{size}{nbytes}")

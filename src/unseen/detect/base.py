@@ -1,0 +1,62 @@
+"""The detector interface and the registry of detectors.
+
+A detector is anything with a ``name`` and a ``detect(rgb, threshold)``
+method returning :class:`~unseen.types.Detections` in the pixel coordinates
+of the array it was given. Adding one means writing a module with a class
+and one ``register`` call; the pipeline does not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from unseen.errors import ModelMissing
+from unseen.types import Detections
+
+RGB = npt.NDArray[np.uint8]
+
+
+class Detector(Protocol):
+    """Finds faces in one RGB image (H x W x 3, uint8)."""
+
+    name: str
+
+    def detect(self, rgb: RGB, threshold: float) -> Detections: ...
+
+
+_FACTORIES: dict[str, Callable[[], Detector]] = {}
+
+
+def register(name: str, factory: Callable[[], Detector]) -> None:
+    """Make a detector available under ``name`` (e.g. for ``Options.detectors``)."""
+    _FACTORIES[name] = factory
+
+
+def available() -> tuple[str, ...]:
+    _load_builtin()
+    return tuple(sorted(_FACTORIES))
+
+
+@cache
+def get_detector(name: str) -> Detector:
+    """The detector registered as ``name``, loaded once per process."""
+    _load_builtin()
+    try:
+        factory = _FACTORIES[name]
+    except KeyError:
+        raise ModelMissing(
+            f"no detector named {name!r} (available: {', '.join(sorted(_FACTORIES))})",
+            stage="detect",
+        ) from None
+    return factory()
+
+
+def _load_builtin() -> None:
+    # Imported here so that the registry exists before the built-in modules
+    # register themselves, and so that no model loads before it is asked for.
+    from unseen.detect import centerface  # noqa: F401

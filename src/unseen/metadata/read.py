@@ -356,7 +356,7 @@ def _info(image: Image.Image, found: _Findings) -> None:
     for _ in info.get("depth_images") or ():
         found.embed("HEIF depth map", 0)
     for key, value in info.items():
-        if key not in _INFO_STRUCTURAL:
+        if key not in _INFO_STRUCTURAL and value not in (None, "", b"", [], {}, ()):
             found.add("Other", key, value)
 
 

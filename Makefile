@@ -29,8 +29,18 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest
 
-bench-faces: setup
-	$(BIN)/python bench/faces.py
+# deface, measured side by side, runs in a bench-only virtualenv: its
+# dependencies (OpenCV, imageio, scikit-image) stay out of unseen's lock.
+DEFACE_VENV := bench/.venv-deface
+
+bench-faces: setup $(DEFACE_VENV)/.installed
+	$(BIN)/python bench/faces.py $(BENCH_ARGS)
+
+$(DEFACE_VENV)/.installed: bench/requirements-deface.lock
+	$(PYTHON) -m venv $(DEFACE_VENV)
+	$(DEFACE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements-deface.lock
+	$(DEFACE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps deface==1.5.0
+	touch $@
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

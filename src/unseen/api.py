@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from unseen import __version__
 from unseen.config import Options
-from unseen.detect import detect_faces, get_detector
+from unseen.detect import Detector, detect_faces, get_detector
 from unseen.errors import (
     CorruptMedia,
     InputError,
@@ -89,7 +90,7 @@ def _protect(
     out: Path,
     options: Options,
     out_format: str | None,
-    detectors: list[object],
+    detectors: list[Detector],
     force: bool,
 ) -> FileResult:
     began = time.monotonic()
@@ -104,7 +105,8 @@ def _protect(
         decoded = decode(job.source, fmt, options)
         items, embedded = read_metadata(data, open_image(data, fmt), fmt)
         del data
-        frames, regions = [], []
+        frames: list[npt.NDArray[np.uint8]] = []
+        regions: list[MaskRegion] = []
         for index, frame in enumerate(decoded.frames):
             dets = detect_faces(np.ascontiguousarray(frame[..., :3]), detectors, options.threshold)
             masked, found = apply_masks(frame, dets, options, index)

@@ -24,7 +24,7 @@ os.umask(_UMASK)
 
 def write_atomic(
     target: Path,
-    write: Callable[[BinaryIO], None],
+    write: Callable[[BinaryIO], object],
     check: Callable[[Path], None],
     *,
     force: bool = False,

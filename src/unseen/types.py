@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 
 def _frozen(array: npt.ArrayLike, dtype: type, shape_tail: tuple[int, ...]) -> npt.NDArray[Any]:
-    out = np.array(array, dtype=dtype, copy=True).reshape((-1, *shape_tail))
+    out: npt.NDArray[Any] = np.array(array, dtype=dtype, copy=True).reshape((-1, *shape_tail))
     out.flags.writeable = False
     return out
 
@@ -45,7 +45,7 @@ class Detections:
 
     @classmethod
     def empty(cls) -> Detections:
-        return cls(np.zeros((0, 4)), np.zeros(0), ())
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), ())
 
     @classmethod
     def concat(cls, parts: list[Detections]) -> Detections:

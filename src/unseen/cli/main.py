@@ -14,6 +14,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -117,13 +118,15 @@ def anonymize(
     Every face is masked, every file is rebuilt from its pixels alone, and
     nothing is ever written next to or over an input.
     """
-    options = Options(
-        fill=fill,
-        shape=shape,
-        threshold=threshold,  # type: ignore[arg-type]
-        format=fmt,
-        frames=frames,
-    )  # type: ignore[arg-type]
+    # click has checked every choice against the same tables Options checks.
+    settings: dict[str, Any] = {
+        "fill": fill,
+        "shape": shape,
+        "threshold": threshold,
+        "format": fmt,
+        "frames": frames,
+    }
+    options = Options(**settings)
     if fill in WEAK_FILLS:
         click.echo(
             f"warning: --fill {fill} is reversible by published attacks; "

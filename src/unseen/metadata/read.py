@@ -11,9 +11,9 @@ import io
 import re
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
-from PIL import ExifTags, Image, IptcImagePlugin, TiffTags
+from PIL import ExifTags, Image, ImageFile, IptcImagePlugin, TiffTags
 
 from unseen.metadata.containers import jpeg_segments, png_chunks, webp_chunks
 from unseen.types import EmbeddedImage, MetadataItem
@@ -357,12 +357,12 @@ def _info(image: Image.Image, found: _Findings) -> None:
         found.embed("HEIF depth map", 0)
     for key, value in info.items():
         if key not in _INFO_STRUCTURAL and value not in (None, "", b"", [], {}, ()):
-            found.add("Other", key, value)
+            found.add("Other", str(key), value)
 
 
 def _iptc(image: Image.Image, found: _Findings) -> None:
     try:
-        iptc = IptcImagePlugin.getiptcinfo(image) or {}
+        iptc = IptcImagePlugin.getiptcinfo(cast(ImageFile.ImageFile, image)) or {}
     except Exception:
         iptc = {(0, 0): b"<unreadable IPTC>"}
     for (record, dataset), value in iptc.items():

@@ -115,7 +115,7 @@ def decode(path: Path, fmt: str, options: Options) -> Decoded:
                 f"{options.max_total_pixels:,} pixels in all",
                 stage="decode",
             )
-        orientation = _orientation(image)
+        orientation = 1
         icc = image.info.get("icc_profile")
         notes: list[str] = []
         frames, durations = [], []
@@ -124,6 +124,11 @@ def decode(path: Path, fmt: str, options: Options) -> Decoded:
             for index in range(count):
                 image.seek(index)
                 image.load()
+                if index == 0:
+                    # Read after loading: some plugins (TIFF) turn the pixels upright
+                    # themselves while loading and drop the tag; honouring it again
+                    # would rotate twice.
+                    orientation = _orientation(image)
                 frame = _to_rgb(image, icc, notes)
                 for step in _TRANSPOSE.get(orientation, ()):
                     frame = frame.transpose(step)

@@ -33,6 +33,13 @@ from unseen.output import write_atomic
 from unseen.paths import Job, claim_outputs, collect
 from unseen.types import FileResult, Inspection, MaskRegion, RunReport
 
+# onnxruntime (1.32 on Linux) writes a persistent device id under ~/.cache and
+# a session file in the temporary folder as soon as it is imported, then sends
+# usage telemetry to Microsoft (DNS lookups seconds later), unless this is set
+# before its first import, which happens lazily when a detector is created.
+# unseen must never touch the network nor leave identifiers on the user's disk.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
 Progress = Callable[[int, int, FileResult], None]
 
 

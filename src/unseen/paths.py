@@ -6,6 +6,7 @@ Hostile names are normal names here: nothing is passed to a shell, and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Callable
@@ -18,7 +19,10 @@ _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 def display(path: str | os.PathLike[str]) -> str:
     """A path as one printable line: control characters and undecodable bytes escaped."""
     text = os.fspath(path)
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    # A lone surrogate that no file name byte maps to (from a Windows name or an
+    # error message) cannot be encoded: it is escaped below, never an exception.
+    with contextlib.suppress(UnicodeEncodeError):
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     escaped = text.translate(_CONTROL)
     return "".join(c if c.isprintable() or c == " " else f"\\u{ord(c):04x}" for c in escaped)
 

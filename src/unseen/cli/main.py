@@ -11,6 +11,7 @@ Exit codes (documented in the README):
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +36,24 @@ _DEFAULTS = Options()
 def _error(path: str | None, reason: str) -> None:
     where = f"{display(path)}: " if path else ""
     click.echo(f"error: {where}{display(reason)}", err=True)
+
+
+def _json(value: object) -> str:
+    """JSON that any UTF-8 stream accepts. File names that are not valid UTF-8
+    hold lone surrogates in Python; they are written as ``\\udcXX`` escapes,
+    which ``json.loads`` turns back into the same names."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _free_report_path(out_dir: Path) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = out_dir / f"unseen-report-{stamp}.json"
+    number = 2
+    while os.path.lexists(path):
+        path = out_dir / f"unseen-report-{stamp}-{number}.json"
+        number += 1
+    return path
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -162,12 +181,13 @@ def anonymize(
     if not report.files:
         _error(None, "no files found in the given paths")
         sys.exit(EXIT_FAILED)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    report_path = report_path or out_dir / f"unseen-report-{stamp}.json"
-    text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    # A default report never replaces another run's, even one from the same second.
+    replace = force and report_path is not None
+    report_path = report_path or _free_report_path(out_dir)
+    text = _json(report.to_dict()) + "\n"
     try:
         write_atomic(
-            report_path, lambda s: s.write(text.encode("utf-8")), lambda p: None, force=force
+            report_path, lambda s: s.write(text.encode("utf-8")), lambda p: None, force=replace
         )
     except (UnseenError, OSError) as exc:
         _error(str(report_path), f"cannot write the report: {exc}")
@@ -213,7 +233,7 @@ def inspect(paths: tuple[str, ...], as_json: bool, no_faces: bool) -> None:
         if not as_json:
             _print_inspection(job.shown, found)
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+        click.echo(_json([r.to_dict() for r in results]))
     if not jobs:
         _error(None, "no files found in the given paths")
     sys.exit(EXIT_FAILED if failed or not jobs else 0)

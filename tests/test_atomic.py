@@ -1,0 +1,162 @@
+"""Outputs appear whole or not at all, and nothing is written outside --out."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pytest
+from helpers import astronaut, encoded, error_lines, jpeg_with_metadata, run_cli, snapshot
+
+import unseen
+import unseen.api
+from unseen.errors import VerificationFailed
+
+
+def _tree(tmp_path: Path) -> Path:
+    src = tmp_path / "in"
+    (src / "sub" / "deeper").mkdir(parents=True)
+    (src / "sub" / "deeper" / "a.png").write_bytes(encoded(astronaut(96), "PNG"))
+    return src
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.rglob(".unseen-*")]
+
+
+def test_failed_check_leaves_no_temporary_file_and_no_empty_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[Path] = []
+
+    def reject(path: Path, *args: Any) -> None:
+        seen.append(path)
+        assert path.exists()
+        raise VerificationFailed("rejected by the test", stage="verify")
+
+    monkeypatch.setattr(unseen.api, "_check_output", reject)
+    report = unseen.anonymize([_tree(tmp_path)], tmp_path / "out")
+    [result] = report.files
+    assert (result.status, result.stage, result.error) == (
+        "failed",
+        "verify",
+        "rejected by the test",
+    )
+    # The temporary file was written in the output folder itself, then removed.
+    [temporary] = seen
+    assert temporary.parent == tmp_path / "out" / "sub" / "deeper"
+    assert temporary.name.startswith(".unseen-") and temporary.name.endswith(".tmp")
+    assert not temporary.exists()
+    assert list((tmp_path / "out").rglob("*")) == []
+
+
+def test_failed_encoding_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def half_then_fail(decoded: Any, frames: Any, fmt: str, stream: BinaryIO) -> None:
+        stream.write(b"\x89PNG\r\n\x1a\n half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(unseen.api, "encode", half_then_fail)
+    (tmp_path / "out").mkdir()
+    report = unseen.anonymize([_tree(tmp_path)], tmp_path / "out")
+    assert report.files[0].error == "No space left on device"
+    assert list((tmp_path / "out").rglob("*")) == []
+
+
+def test_interruption_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(decoded: Any, frames: Any, fmt: str, stream: BinaryIO) -> None:
+        stream.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(unseen.api, "encode", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        unseen.anonymize([_tree(tmp_path)], tmp_path / "out")
+    assert _leftovers(tmp_path) == []
+    assert not any(p.is_file() for p in (tmp_path / "out").rglob("*"))
+
+
+def test_interrupted_command_exits_130_and_leaves_nothing(tmp_path: Path) -> None:
+    src = _tree(tmp_path)
+    code = (
+        "import sys, unseen.api\n"
+        "def boom(*args):\n"
+        "    raise KeyboardInterrupt\n"
+        "unseen.api.encode = boom\n"
+        "from unseen.cli.main import main\n"
+        "sys.argv = ['unseen', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "anonymize", str(src), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 130
+    assert "interrupted: no partial output was left behind" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert _leftovers(tmp_path) == []
+    assert not any(p.is_file() for p in (tmp_path / "out").rglob("*"))
+
+
+def test_cli_failures_leave_no_temporary_files(tmp_path: Path) -> None:
+    src = _tree(tmp_path)
+    data = encoded(astronaut(96), "JPEG")
+    (src / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    proc = run_cli("anonymize", src, "--out", tmp_path / "out")
+    assert proc.returncode == 1
+    assert len(error_lines(proc.stderr)) == 1
+    assert _leftovers(tmp_path) == []
+    assert not (tmp_path / "out" / "truncated.jpg").exists()
+
+
+def test_a_refused_replacement_keeps_the_previous_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = _tree(tmp_path)
+    assert unseen.anonymize([src], tmp_path / "out").ok
+    output = tmp_path / "out" / "sub" / "deeper" / "a.png"
+    before = output.read_bytes()
+
+    def reject(path: Path, *args: Any) -> None:
+        raise VerificationFailed("rejected by the test", stage="verify")
+
+    monkeypatch.setattr(unseen.api, "_check_output", reject)
+    assert not unseen.anonymize([src], tmp_path / "out", force=True).ok
+    assert output.read_bytes() == before
+    assert _leftovers(tmp_path) == []
+
+
+def test_outputs_get_ordinary_permissions(tmp_path: Path) -> None:
+    src = _tree(tmp_path)
+    assert unseen.anonymize([src], tmp_path / "out").ok
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = (tmp_path / "out" / "sub" / "deeper" / "a.png").stat().st_mode & 0o777
+    assert mode == 0o666 & ~umask
+
+
+def test_nothing_is_written_outside_the_output_folder(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(jpeg_with_metadata(astronaut(128)))
+    (src / "b.gif").write_bytes(encoded(astronaut(96), "GIF"))
+    (src / "bad.jpg").write_bytes(b"not an image")
+    home, temp, cwd = tmp_path / "home", tmp_path / "tmp", tmp_path / "cwd"
+    for folder in (home, temp, cwd):
+        folder.mkdir()
+    watched = {"in": src, "home": home, "tmp": temp, "cwd": cwd}
+    before = {name: snapshot(folder) for name, folder in watched.items()}
+    env = {"HOME": str(home), "TMPDIR": str(temp), "XDG_CACHE_HOME": str(home / ".cache")}
+    proc = run_cli("anonymize", src, "--out", tmp_path / "out", cwd=cwd, env=env)
+    assert proc.returncode == 1  # bad.jpg
+    inspected = run_cli("inspect", src / "a.jpg", cwd=cwd, env=env)
+    assert inspected.returncode == 0
+    assert {name: snapshot(folder) for name, folder in watched.items()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "home", "in", "out", "tmp"]
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written[:2] == ["a.jpg", "b.gif"]
+    assert len(written) == 3 and written[2].startswith("unseen-report-")

@@ -1,0 +1,265 @@
+"""Property tests for the geometry every mask depends on: tiles that leave no
+face unseen, merging that loses no face area, masks that cover the face."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from unseen.config import TILE_OVERLAP, TILE_SIZE, Options
+from unseen.detect.tiling import merge, tiles, windows
+from unseen.mask import apply_masks, mask_box
+from unseen.types import Detections
+
+# --- tiles and windows ---------------------------------------------------------------------
+
+tile_params = st.integers(2, 200).flatmap(
+    lambda tile: st.tuples(st.integers(1, 2000), st.just(tile), st.integers(0, tile - 1))
+)
+
+
+@given(tile_params)
+def test_tiles_cover_the_whole_length_with_the_overlap(params: tuple[int, int, int]) -> None:
+    length, tile, overlap = params
+    starts = tiles(length, tile, overlap)
+    assert starts == sorted(set(starts))
+    assert starts[0] == 0
+    assert all(0 <= s <= max(0, length - tile) for s in starts)
+    # The last window reaches the end; neighbours share at least `overlap` pixels.
+    assert min(starts[-1] + tile, length) == length
+    for a, b in itertools.pairwise(starts):
+        assert a + tile - b >= overlap
+
+
+@settings(max_examples=60)
+@given(st.integers(1, 300), st.integers(1, 300), st.integers(8, 96), st.data())
+def test_windows_cover_the_image_within_bounds(
+    width: int, height: int, tile: int, data: st.DataObject
+) -> None:
+    overlap = data.draw(st.integers(0, tile - 1))
+    seen = np.zeros((height, width), bool)
+    for x, y, w, h in windows(width, height, tile, overlap):
+        assert x >= 0 and y >= 0 and 0 < w <= tile and 0 < h <= tile
+        assert x + w <= width and y + h <= height
+        seen[y : y + h, x : x + w] = True
+    assert seen.all()
+
+
+@settings(max_examples=200)
+@given(st.integers(1, 4000), st.integers(1, 4000), st.data())
+def test_every_face_up_to_the_overlap_is_whole_in_some_tile(
+    width: int, height: int, data: st.DataObject
+) -> None:
+    """What the overlap is for: a face no larger than it is never cut by every tile."""
+    size = data.draw(st.integers(1, min(TILE_OVERLAP, width, height)))
+    x = data.draw(st.integers(0, width - size))
+    y = data.draw(st.integers(0, height - size))
+    assert any(
+        wx <= x and wy <= y and x + size <= wx + w and y + size <= wy + h
+        for wx, wy, w, h in windows(width, height)
+    )
+
+
+def test_default_tiles() -> None:
+    assert list(windows(TILE_SIZE, TILE_SIZE)) == [(0, 0, TILE_SIZE, TILE_SIZE)]
+    assert len(list(windows(4032, 3024))) == 9  # 3 x 3 tiles for a 12 MP photo
+
+
+# --- merge ----------------------------------------------------------------------------------
+
+CANVAS = 64
+boxes = st.tuples(
+    st.integers(0, CANVAS - 16), st.integers(0, CANVAS - 16), st.integers(1, 16), st.integers(1, 16)
+).map(lambda t: (t[0], t[1], t[0] + t[2], t[1] + t[3]))
+detections = st.lists(st.tuples(boxes, st.integers(1, 100)), max_size=8).map(
+    lambda items: Detections(
+        np.array([b for b, _ in items], np.float32).reshape(-1, 4),
+        np.array([s / 100 for _, s in items], np.float32),
+        tuple(f"detector{i % 2}" for i in range(len(items))),
+    )
+)
+
+
+def _dets(*items: tuple[float, float, float, float, float]) -> Detections:
+    return Detections(
+        np.array([i[:4] for i in items], np.float32).reshape(-1, 4),
+        np.array([i[4] for i in items], np.float32),
+        tuple(f"detector{n}" for n in range(len(items))),
+    )
+
+
+def _area(dets: Detections) -> np.ndarray:
+    painted = np.zeros((CANVAS, CANVAS), bool)
+    for (x1, y1, x2, y2), _, _ in dets:
+        painted[int(np.floor(y1)) : int(np.ceil(y2)), int(np.floor(x1)) : int(np.ceil(x2))] = True
+    return painted
+
+
+@given(detections)
+@example(_dets((0, 0, 10, 10, 0.5), (0, 0, 10, 30, 0.5)))  # a face and the same face with its chin
+def test_merge_never_drops_face_area(dets: Detections) -> None:
+    """Whatever is merged, every pixel some detector called a face stays inside a box."""
+    merged = merge(dets)
+    assert not (_area(dets) & ~_area(merged)).any()
+
+
+@given(detections)
+def test_merge_keeps_scores_and_sources(dets: Detections) -> None:
+    merged = merge(dets)
+    assert (len(merged) == 0) == (len(dets) == 0)
+    assert len(merged) <= len(dets)
+    if len(dets):
+        assert merged.scores.max() == dets.scores.max()
+    assert set(merged.scores.tolist()) <= set(dets.scores.tolist())
+    assert set(merged.sources) <= set(dets.sources)
+
+
+@given(detections)
+def test_merge_leaves_separate_faces_alone(dets: Detections) -> None:
+    # Faces far apart (on a grid, no overlap at all) are never merged.
+    spread = Detections(dets.boxes + np.arange(len(dets))[:, None] * 100, dets.scores, dets.sources)
+    merged = merge(spread)
+    assert len(merged) == len(spread)
+    assert sorted(map(tuple, merged.boxes.tolist())) == sorted(map(tuple, spread.boxes.tolist()))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="merge is one greedy pass: boxes merged around the best-scoring one can "
+    "still overlap each other enough to be one face (reported with the suite)",
+)
+@given(detections)
+@example(_dets((10, 0, 30, 20, 0.02), (0, 0, 20, 20, 0.01), (0, 0, 20, 30, 0.01)))
+def test_merge_is_idempotent(dets: Detections) -> None:
+    once = merge(dets)
+    twice = merge(once)
+    assert len(twice) == len(once)
+    assert np.allclose(twice.boxes, once.boxes)
+
+
+def test_merge_of_two_candidates_for_one_face() -> None:
+    dets = Detections(
+        np.array([[10, 10, 50, 60], [12, 8, 52, 58]]), np.array([0.9, 0.5]), ("a", "b")
+    )
+    merged = merge(dets)
+    assert len(merged) == 1
+    assert merged.sources == ("a",)
+    assert float(merged.scores[0]) == pytest.approx(0.9)
+
+
+# --- mask_box and apply_masks ---------------------------------------------------------------
+
+margins = st.tuples(*[st.floats(0, 2, allow_nan=False)] * 3)
+faces = st.tuples(
+    st.floats(-50, 250), st.floats(-50, 250), st.floats(1, 120), st.floats(1, 120)
+).map(lambda t: (t[0], t[1], t[0] + t[2], t[1] + t[3]))
+
+
+@given(faces, margins, st.integers(1, 300), st.integers(1, 300))
+def test_mask_box_holds_the_face_and_stays_in_the_image(
+    face: tuple[float, float, float, float],
+    margin: tuple[float, float, float],
+    width: int,
+    height: int,
+) -> None:
+    x1, y1, x2, y2 = mask_box(face, margin, width, height)
+    assert x1 >= 0 and y1 >= 0 and x2 <= width and y2 <= height
+    fx1, fy1, fx2, fy2 = face
+    visible = fx1 < width and fy1 < height and fx2 > 0 and fy2 > 0
+    if visible:
+        # The part of the face inside the image, grown by the margins, is painted.
+        w, h = fx2 - fx1, fy2 - fy1
+        side, top, bottom = margin
+        assert x1 <= max(0, fx1 - side * w) and y1 <= max(0, fy1 - top * h)
+        assert x2 >= min(width, fx2 + side * w) and y2 >= min(height, fy2 + bottom * h)
+
+
+def _image(width: int = 120, height: int = 90, channels: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    image = rng.integers(40, 216, (height, width, channels), dtype=np.uint8)
+    image.flags.writeable = False  # decoded frames are read-only
+    return image
+
+
+def _one(face: tuple[float, float, float, float]) -> Detections:
+    return Detections(np.array([face]), np.array([0.9]), ("test",))
+
+
+@pytest.mark.parametrize("fill", ["solid", "noise", "pixelate", "blur"])
+@pytest.mark.parametrize("shape", ["ellipse", "box"])
+def test_apply_masks_never_writes_into_its_input(fill: str, shape: str) -> None:
+    image = _image()
+    copy = image.copy()
+    out, regions = apply_masks(image, _one((30, 20, 70, 70)), Options(fill=fill, shape=shape))  # type: ignore[arg-type]
+    assert np.array_equal(image, copy)
+    assert out is not image and out.flags.writeable
+    assert len(regions) == 1
+
+
+@given(faces, st.sampled_from(["ellipse", "box"]))
+@settings(max_examples=80)
+def test_destroying_fills_change_every_pixel_inside_and_none_outside(
+    face: tuple[float, float, float, float], shape: str
+) -> None:
+    image = _image()  # values 40 to 215: black differs from every pixel
+    solid, regions = apply_masks(image, _one(face), Options(shape=shape))  # type: ignore[arg-type]
+    noise, _ = apply_masks(image, _one(face), Options(shape=shape, fill="noise"))  # type: ignore[arg-type]
+    box = mask_box(face, Options().margin, 120, 90)
+    painted = np.any(solid != image, axis=2)
+    outside = np.ones(painted.shape, bool)
+    outside[box[1] : box[3], box[0] : box[2]] = False
+    assert not painted[outside].any()
+    assert (solid[painted] == 0).all()
+    if box[2] <= box[0] or box[3] <= box[1]:
+        assert regions == ()
+        return
+    [region] = regions
+    assert region.box == box and region.shape == shape
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    inside = painted[y1:y2, x1:x2]
+    assert inside[h // 2, w // 2]
+    if shape == "box" or w < 4 or h < 4:
+        assert inside.all()
+    else:
+        assert inside.mean() > 0.7  # the inscribed ellipse, pi/4 of the box
+    # Noise replaces the same pixels (a random pixel equals the original by
+    # chance about once in 16 million).
+    changed = np.any(noise != image, axis=2)
+    assert not (changed & ~painted).any()
+    assert changed.sum() >= painted.sum() - 1
+
+
+def test_noise_is_fresh_each_time() -> None:
+    image = _image()
+    options = Options(fill="noise", shape="box")
+    first, _ = apply_masks(image, _one((30, 20, 70, 70)), options)
+    second, _ = apply_masks(image, _one((30, 20, 70, 70)), options)
+    assert not np.array_equal(first, second)
+
+
+def test_alpha_is_never_painted() -> None:
+    image = _image(channels=4)
+    out, _ = apply_masks(image, _one((30, 20, 70, 70)), Options(shape="box"))
+    assert np.array_equal(out[..., 3], image[..., 3])
+
+
+def test_weak_fills_still_change_the_face() -> None:
+    image = _image()
+    for fill in ("pixelate", "blur"):
+        out, [region] = apply_masks(image, _one((30, 20, 70, 70)), Options(fill=fill))  # type: ignore[arg-type]
+        x1, y1, x2, y2 = region.box
+        diff = np.abs(out[y1:y2, x1:x2].astype(int) - image[y1:y2, x1:x2].astype(int))
+        assert diff.mean() > 10, fill
+
+
+def test_colour_option() -> None:
+    out, [region] = apply_masks(
+        _image(), _one((30, 20, 70, 70)), Options(shape="box", color=(255, 0, 128))
+    )
+    x1, y1, x2, y2 = region.box
+    assert (out[y1:y2, x1:x2] == [255, 0, 128]).all()

@@ -69,7 +69,7 @@ def anonymize(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     if out.exists() and not out.is_dir():
         raise OutputError("the output path exists and is not a folder", path=out, stage="write")
-    detectors = [get_detector(name) for name in options.detectors]
+    passes = _passes(options)
 
     def rename(relative: Path) -> Path:
         if out_format is None:
@@ -79,11 +79,15 @@ def anonymize(
     jobs = claim_outputs(collect(list(inputs), out), rename)
     results: list[FileResult] = []
     for index, job in enumerate(jobs):
-        result = _protect(job, out, options, out_format, detectors, force)
+        result = _protect(job, out, options, out_format, passes, force)
         results.append(result)
         if progress is not None:
             progress(index + 1, len(jobs), result)
     return RunReport(__version__, started, _jsonable(options), tuple(results))
+
+
+def _passes(options: Options) -> list[tuple[Detector, float, float]]:
+    return [(get_detector(name), scale, threshold) for name, scale, threshold in options.passes()]
 
 
 def _jsonable(options: Options) -> dict[str, object]:
@@ -97,7 +101,7 @@ def _protect(
     out: Path,
     options: Options,
     out_format: str | None,
-    detectors: list[Detector],
+    passes: list[tuple[Detector, float, float]],
     force: bool,
 ) -> FileResult:
     began = time.monotonic()
@@ -115,7 +119,7 @@ def _protect(
         frames: list[npt.NDArray[np.uint8]] = []
         regions: list[MaskRegion] = []
         for index, frame in enumerate(decoded.frames):
-            dets = detect_faces(np.ascontiguousarray(frame[..., :3]), detectors, options.threshold)
+            dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes)
             masked, found = apply_masks(frame, dets, options, index)
             frames.append(masked)
             regions.extend(found)
@@ -129,7 +133,7 @@ def _protect(
     except UnseenError as exc:
         return _failed(job, exc.reason, exc.stage, began)
     except OSError as exc:
-        return _failed(job, exc.strerror or str(exc), "write" if target.parent else None, began)
+        return _failed(job, exc.strerror or str(exc), "io", began)
     except Exception as exc:  # fail closed on anything unforeseen
         return _failed(job, f"unexpected error: {type(exc).__name__}: {exc}", None, began)
     removed = [f"{m.group}:{m.name}" for m in items if m.identifying or m.group == "ICC"] + [
@@ -229,11 +233,13 @@ def inspect(
     items, embedded = read_metadata(data, open_image(data, fmt), fmt)
     found: tuple[MaskRegion, ...] | None = None
     if faces:
-        detectors = [get_detector(name) for name in options.detectors]
-        threshold = min(options.threshold, INSPECT_THRESHOLD)
+        passes = [
+            (detector, scale, min(threshold, INSPECT_THRESHOLD))
+            for detector, scale, threshold in _passes(options)
+        ]
         regions: list[MaskRegion] = []
         for index, frame in enumerate(decoded.frames):
-            dets = detect_faces(np.ascontiguousarray(frame[..., :3]), detectors, threshold)
+            dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes)
             regions.extend(apply_masks(frame, dets, options, index)[1])
         found = tuple(regions)
     return Inspection(

@@ -6,12 +6,13 @@ agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Fill = Literal["solid", "noise", "pixelate", "blur"]
 Shape = Literal["ellipse", "box"]
 Frames = Literal["all", "first"]
+ProfileName = Literal["fast", "default", "thorough"]
 
 FILLS: tuple[Fill, ...] = ("solid", "noise", "pixelate", "blur")
 #: Fills that leave information a published attack can recover. Never the default.
@@ -29,8 +30,42 @@ MAX_FILE_BYTES = 1 << 30
 #: Largest tile the detector sees at once, in pixels per side. Larger images
 #: are cut into overlapping tiles at full resolution, so memory stays bounded
 #: and small faces are seen at their own size.
-TILE_SIZE = 1536
+TILE_SIZE = 2048
 TILE_OVERLAP = 256
+
+
+def pass_label(detector: str, scale: float) -> str:
+    """How a pass names what it found: ``centerface``, or ``centerface@2x`` when enlarged."""
+    return detector if scale == 1.0 else f"{detector}@{scale:g}x"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A trade of time for recall: the detection passes to run, each as
+    ``(detector, scale, threshold)``. A scale of 2.0 enlarges the image so
+    that faces of 10 pixels are seen as faces of 20; enlarged passes keep
+    only small faces, and need their own, stricter threshold because
+    enlarged textures fool detectors more often."""
+
+    passes: tuple[tuple[str, float, float], ...]
+
+
+#: Tuned on a third of widerface-dev; measured figures for each profile are
+#: in the README (bench/faces.py, all 300 images).
+PROFILES: dict[str, Profile] = {
+    "fast": Profile(passes=(("centerface", 1.0, 0.15), ("yunet", 1.0, 0.5))),
+    "default": Profile(
+        passes=(("centerface", 1.0, 0.1), ("centerface", 2.0, 0.15), ("yunet", 1.0, 0.75))
+    ),
+    "thorough": Profile(
+        passes=(
+            ("centerface", 1.0, 0.1),
+            ("centerface", 2.0, 0.1),
+            ("yunet", 1.0, 0.5),
+            ("yunet", 2.0, 0.6),
+        )
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -49,9 +84,13 @@ class Options:
     shape: Shape = "ellipse"
     #: Colour of the solid fill, RGB.
     color: tuple[int, int, int] = (0, 0, 0)
-    #: Detector score above which a candidate is masked. Low on purpose: a
-    #: false mask costs a little, a missed face can cost a life.
-    threshold: float = 0.2
+    #: Detection profile: "fast", "default" or "thorough" (see PROFILES).
+    profile: ProfileName = "default"
+    #: Detector score above which a candidate is masked, for every detector;
+    #: None uses each detector's threshold from the profile. The profiles'
+    #: thresholds are low on purpose: a false mask costs a little, a missed
+    #: face can cost a life.
+    threshold: float | None = None
     #: Extra room around each detected face, as fractions of the face box:
     #: (left/right, top, bottom). The top margin covers hair, the sides ears.
     margin: tuple[float, float, float] = (0.25, 0.35, 0.2)
@@ -64,15 +103,15 @@ class Options:
     max_frames: int = MAX_FRAMES
     max_total_pixels: int = MAX_TOTAL_PIXELS
     max_file_bytes: int = MAX_FILE_BYTES
-    #: Detectors to run, by registry name.
-    detectors: tuple[str, ...] = field(default=("centerface",))
 
     def __post_init__(self) -> None:
         if self.fill not in FILLS:
             raise ValueError(f"fill must be one of {', '.join(FILLS)}, not {self.fill!r}")
         if self.shape not in SHAPES:
             raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {self.shape!r}")
-        if not 0.0 < self.threshold < 1.0:
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+        if self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must lie between 0 and 1, not {self.threshold}")
         if any(not 0.0 <= m <= 2.0 for m in self.margin):
             raise ValueError(f"margins must lie between 0 and 2, not {self.margin}")
@@ -81,5 +120,14 @@ class Options:
         for name in ("max_pixels", "max_frames", "max_total_pixels", "max_file_bytes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
-        if not self.detectors:
-            raise ValueError("at least one detector is needed")
+
+    def thresholds(self) -> dict[str, float]:
+        """The threshold of each pass, by the label its detections carry."""
+        return {pass_label(name, scale): t for name, scale, t in self.passes()}
+
+    def passes(self) -> tuple[tuple[str, float, float], ...]:
+        """``(detector name, scale, threshold)`` for each detection pass."""
+        return tuple(
+            (name, scale, threshold if self.threshold is None else self.threshold)
+            for name, scale, threshold in PROFILES[self.profile].passes
+        )

@@ -59,4 +59,4 @@ def get_detector(name: str) -> Detector:
 def _load_builtin() -> None:
     # Imported here so that the registry exists before the built-in modules
     # register themselves, and so that no model loads before it is asked for.
-    from unseen.detect import centerface  # noqa: F401
+    from unseen.detect import centerface, yunet  # noqa: F401

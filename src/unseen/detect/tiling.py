@@ -10,14 +10,16 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from unseen.config import TILE_OVERLAP, TILE_SIZE
+from unseen.config import TILE_OVERLAP, TILE_SIZE, pass_label
 from unseen.detect.base import RGB, Detector
 from unseen.types import Detections
 
-#: Two boxes are one face when their IoU reaches this, or when this share of
-#: the smaller one lies inside the larger (a face cut at a tile border).
+#: Two boxes are one face when their IoU reaches this; a box with this share
+#: of its area inside a stronger one is absorbed by it.
 MERGE_IOU = 0.3
 MERGE_CONTAINED = 0.6
+#: Largest face (height in original pixels) kept from an enlarged view.
+ENLARGED_MAX_FACE = 48
 
 
 def tiles(length: int, tile: int, overlap: int) -> list[int]:
@@ -40,72 +42,129 @@ def windows(
             yield x, y, min(tile, width - x), min(tile, height - y)
 
 
-def merge(dets: Detections) -> Detections:
-    """One box per face: overlapping boxes become their union, with the best score.
+def cluster(dets: Detections) -> Detections:
+    """One box per face for the boxes of one detector at one scale.
 
-    The union errs on the side of masking more, which is the side to err on.
+    Boxes overlapping a stronger one (IoU of at least ``MERGE_IOU``) are
+    the same face reported again, slightly shifted: they become their
+    score-weighted mean, which keeps the box tight.
     """
+    return _merge(dets, union=False)
+
+
+def combine(groups: Sequence[Detections]) -> Detections:
+    """One box per face across detectors and scales.
+
+    Boxes of the same face from different views disagree on where a face
+    ends, so they become their union: when in doubt, mask more. A box lying
+    mostly inside a larger one (a face cut at a tile border, an eye taken
+    for a tiny face in an enlarged view) is absorbed by it.
+    """
+    merged = _merge(Detections.concat(list(groups)), union=True)
+    if len(merged) <= 1:
+        return merged
+    areas = (merged.boxes[:, 2] - merged.boxes[:, 0]) * (merged.boxes[:, 3] - merged.boxes[:, 1])
+    keep = np.ones(len(merged), bool)
+    for i in np.argsort(-areas, kind="stable"):
+        if keep[i]:
+            _, inside = _overlaps(
+                merged.boxes[i].astype(np.float64), merged.boxes.astype(np.float64)
+            )
+            inside &= areas < areas[i]
+            keep &= ~inside
+    return merged.select(keep)
+
+
+def _merge(dets: Detections, union: bool) -> Detections:
     if len(dets) <= 1:
         return dets
     order = np.argsort(-dets.scores, kind="stable")
     boxes = dets.boxes[order].astype(np.float64)
-    scores = dets.scores[order]
-    sources = [dets.sources[i] for i in order]
+    scores = dets.scores[order].astype(np.float64)
     alive = np.ones(len(boxes), bool)
     out_boxes, out_scores, out_sources = [], [], []
     for i in range(len(boxes)):
         if not alive[i]:
             continue
-        members = alive & _same_face(boxes[i], boxes)
+        members = alive & _overlaps(boxes[i], boxes)[0]
         members[i] = True
         group = boxes[members]
-        out_boxes.append(
-            [group[:, 0].min(), group[:, 1].min(), group[:, 2].max(), group[:, 3].max()]
-        )
+        if union:
+            out_boxes.append(np.concatenate([group[:, :2].min(axis=0), group[:, 2:].max(axis=0)]))
+        else:
+            weights = scores[members]
+            out_boxes.append((group * weights[:, None]).sum(axis=0) / weights.sum())
         out_scores.append(scores[i])
-        out_sources.append(sources[i])
+        out_sources.append(dets.sources[order[i]])
         alive &= ~members
     return Detections(np.array(out_boxes), np.array(out_scores), tuple(out_sources))
 
 
-def _same_face(
+def _overlaps(
     box: npt.NDArray[np.float64], boxes: npt.NDArray[np.float64]
-) -> npt.NDArray[np.bool_]:
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Which ``boxes`` are the same face as ``box`` (IoU), and which lie
+    mostly inside it."""
     ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
     iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
     inter = ix * iy
     area = (box[2] - box[0]) * (box[3] - box[1])
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     union = area + areas - inter
-    smaller = np.minimum(area, areas)
     with np.errstate(divide="ignore", invalid="ignore"):
         iou = np.where(union > 0, inter / union, 0.0)
-        contained = np.where(smaller > 0, inter / smaller, 0.0)
-    result: npt.NDArray[np.bool_] = (iou >= MERGE_IOU) | (contained >= MERGE_CONTAINED)
-    return result
+        inside = np.where(areas > 0, inter / areas, 1.0)
+    return iou >= MERGE_IOU, inside >= MERGE_CONTAINED
 
 
-def detect_faces(rgb: RGB, detectors: Sequence[Detector], threshold: float) -> Detections:
-    """Every face the detectors find in ``rgb``, merged, in its pixel coordinates."""
+def detect_faces(rgb: RGB, passes: Sequence[tuple[Detector, float, float]]) -> Detections:
+    """Every face found in ``rgb`` by the ``(detector, scale, threshold)``
+    passes, merged, in the pixel coordinates of ``rgb``.
+
+    Each pass sees the image at its scale, cut into tiles. An enlarged pass
+    keeps only faces up to ``ENLARGED_MAX_FACE`` pixels (large ones are seen
+    whole at scale 1); a pass at scale 1 on an image larger than a tile also
+    sees one downscaled view, where faces larger than a tile are whole.
+    """
     height, width = rgb.shape[:2]
     found: list[Detections] = []
-    for detector in detectors:
-        for x, y, w, h in windows(width, height):
-            dets = detector.detect(np.ascontiguousarray(rgb[y : y + h, x : x + w]), threshold)
-            found.append(_shifted(dets, x, y, 1.0))
-        if max(width, height) > TILE_SIZE:
-            # Faces larger than a tile are only whole in a downscaled view.
-            factor = TILE_SIZE / max(width, height)
-            small = Image.fromarray(rgb).resize(
-                (max(1, round(width * factor)), max(1, round(height * factor))),
-                Image.Resampling.BILINEAR,
-            )
-            found.append(_shifted(detector.detect(np.asarray(small), threshold), 0, 0, factor))
-    return merge(Detections.concat(found))
+    for detector, scale, threshold in passes:
+        views = [_resized(rgb, scale)]
+        if scale <= 1.0 and max(width, height) > TILE_SIZE:
+            views.append(_resized(rgb, TILE_SIZE / max(width, height)))
+        for factor, view in views:
+            dets = _detect_view(detector, view, factor, threshold)
+            if factor > 1.0:
+                label = pass_label(detector.name, scale)
+                dets = Detections(dets.boxes, dets.scores, (label,) * len(dets))
+            found.append(dets)
+    return combine(found)
+
+
+def _detect_view(detector: Detector, view: RGB, factor: float, threshold: float) -> Detections:
+    view_h, view_w = view.shape[:2]
+    tiles_found = []
+    for x, y, w, h in windows(view_w, view_h):
+        dets = detector.detect(np.ascontiguousarray(view[y : y + h, x : x + w]), threshold)
+        dets = _shifted(dets, x, y, factor)
+        if factor > 1.0 and len(dets):
+            dets = dets.select(dets.boxes[:, 3] - dets.boxes[:, 1] <= ENLARGED_MAX_FACE)
+        tiles_found.append(dets)
+    return cluster(Detections.concat(tiles_found))
+
+
+def _resized(rgb: RGB, factor: float) -> tuple[float, RGB]:
+    if factor == 1.0:
+        return 1.0, rgb
+    height, width = rgb.shape[:2]
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    resample = Image.Resampling.BILINEAR if factor < 1 else Image.Resampling.BICUBIC
+    view = np.asarray(Image.fromarray(rgb).resize(size, resample))
+    return size[0] / width, view
 
 
 def _shifted(dets: Detections, x: int, y: int, factor: float) -> Detections:
     if not len(dets):
         return dets
-    boxes = dets.boxes / factor + np.array([x, y, x, y], np.float32)
+    boxes = (dets.boxes + np.array([x, y, x, y], np.float32)) / factor
     return Detections(boxes, dets.scores, dets.sources)

@@ -26,7 +26,7 @@ Command (make creates both virtualenvs if needed; without --limit, all images)::
 
     make bench-faces
     make bench-faces BENCH_ARGS="--limit 20"
-    .venv/bin/python bench/faces.py --limit 20 --profile threshold=0.1
+    .venv/bin/python bench/faces.py --limit 20 --options threshold=0.1
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ import numpy.typing as npt
 from PIL import Image
 
 import unseen
+from unseen.config import PROFILES
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "faces" / "widerface-dev"
@@ -294,7 +295,7 @@ def measured_options(settings: dict[str, object]) -> unseen.Options:
     return unseen.Options(**settings, **MEASURED)  # type: ignore[arg-type]
 
 
-def parse_profile(text: str) -> tuple[str, unseen.Options]:
+def parse_options(text: str) -> tuple[str, unseen.Options]:
     """``key=value,key=value`` (values in JSON, lists become tuples) as extra
     unseen options, e.g. ``threshold=0.1`` or ``margin=[0.3,0.4,0.25]``."""
     settings: dict[str, object] = {}
@@ -323,8 +324,13 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--gt", type=Path, default=DATA / "wider_face_bbx_gt.txt", help="bbx_gt")
     parser.add_argument("--limit", type=positive, default=None, help="only the first N images")
     parser.add_argument(
-        "--profile",
-        type=parse_profile,
+        "--profiles",
+        default=",".join(PROFILES),
+        help="unseen's profiles to measure, comma-separated (default: all)",
+    )
+    parser.add_argument(
+        "--options",
+        type=parse_options,
         action="append",
         default=[],
         help="an extra unseen row with these options, e.g. threshold=0.1 (repeatable)",
@@ -433,7 +439,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bench/faces.py: no images to measure", file=sys.stderr)
         return 2
     started = time.monotonic()
-    profiles = [("unseen (defaults)", measured_options({})), *args.profile]
+    profiles = [
+        (f"unseen --profile {name}", measured_options({"profile": name}))
+        for name in args.profiles.split(",")
+    ]
+    profiles += args.options
     deface = Deface(args.deface_python)
     try:
         tools: list[Tool] = [Unseen(name, options) for name, options in profiles]

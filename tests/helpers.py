@@ -275,6 +275,11 @@ def _segment(marker: int, payload: bytes) -> bytes:
     return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
 
 
+def exif_segment(tiff: bytes) -> bytes:
+    """A JPEG APP1 segment holding EXIF."""
+    return _segment(0xE1, b"Exif\x00\x00" + tiff)
+
+
 def thumbnail_of(image: Image.Image) -> bytes:
     """The small JPEG a camera would embed: it shows the unmasked face."""
     small = image.copy()

@@ -13,6 +13,7 @@ from helpers import (
     SECRETS,
     astronaut,
     encoded,
+    exif_segment,
     exif_tiff,
     exiftool_tags,
     jpeg_with_metadata,
@@ -204,3 +205,20 @@ def test_thumbnail_of_the_unmasked_face_is_gone(cleaned: dict[str, Any]) -> None
     assert source.count(b"\xff\xd8\xff") >= 3  # the photo, its thumbnail, the appended copy
     output = Path(cleaned["by_name"]["meta.jpg"].output).read_bytes()
     assert output.count(b"\xff\xd8\xff") == 1
+
+
+def test_inspect_finds_a_second_exif_segment(tmp_path: Path) -> None:
+    # Pillow reads only the first EXIF segment of a JPEG; editors that append
+    # their own leave the camera's GPS position in a second one.
+    base = encoded(astronaut(96), "JPEG")
+    harmless = exif_segment(exif_tiff(orientation=1, identifying=False))
+    path = tmp_path / "two-exif.jpg"
+    path.write_bytes(base[:2] + harmless + exif_segment(exif_tiff()) + base[2:])
+    found = unseen.inspect(path, faces=False)
+    names = {(m.group, m.name) for m in found.identifying}
+    assert ("EXIF", "additional EXIF segment") in names
+    assert ("EXIF:GPS", "GPSLatitude") in names
+    assert ("EXIF:IFD0", "Make") in names
+    report = unseen.anonymize([path], tmp_path / "out")
+    assert "EXIF:GPS:GPSLatitude" in report.files[0].removed
+    assert b"UnseenTestCam" not in (tmp_path / "out" / "two-exif.jpg").read_bytes()

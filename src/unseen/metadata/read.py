@@ -192,6 +192,7 @@ def read_metadata(
 
 
 def _jpeg(data: bytes, found: _Findings) -> None:
+    exif_segments = 0
     for block in jpeg_segments(data):
         payload = block.data
         if block.name in _JPEG_STRUCTURAL:
@@ -203,7 +204,13 @@ def _jpeg(data: bytes, found: _Findings) -> None:
         elif block.name == "APP0" and payload.startswith(b"JFXX\x00"):
             found.embed("JFXX thumbnail", len(payload))
         elif block.name == "APP1" and payload.startswith(b"Exif\x00"):
-            continue  # parsed tag by tag from Pillow's EXIF reader
+            exif_segments += 1
+            if exif_segments > 1:
+                # Pillow reads only the first EXIF segment; any other one is
+                # still in the file, with its own GPS position or serial number.
+                found.add("EXIF", "additional EXIF segment", payload)
+                _exif_block(payload[6:], found)
+            # The first is parsed tag by tag from Pillow's EXIF reader.
         elif block.name == "APP1" and b"http://ns.adobe.com/x" in payload[:64]:
             _xmp(payload, found)
         elif block.name == "APP2" and payload.startswith(b"ICC_PROFILE\x00"):
@@ -301,6 +308,22 @@ def _exif(image: Image.Image, found: _Findings, tiff: bool) -> None:
     except Exception as exc:
         found.add("EXIF", "unreadable EXIF block", str(exc))
         return
+    _exif_fields(exif, found, tiff)
+
+
+def _exif_block(block: bytes, found: _Findings) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exif = Image.Exif()
+            exif.load(block)
+    except Exception as exc:
+        found.add("EXIF", "unreadable EXIF block", str(exc))
+        return
+    _exif_fields(exif, found, tiff=False)
+
+
+def _exif_fields(exif: Image.Exif, found: _Findings, tiff: bool) -> None:
     group = "TIFF" if tiff else "EXIF:IFD0"
     for tag, value in exif.items():
         if tag in _POINTERS:

@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from unseen.config import TILE_OVERLAP, TILE_SIZE, Options
-from unseen.detect.tiling import merge, tiles, windows
+from unseen.detect.tiling import cluster, combine, tiles, windows
 from unseen.mask import apply_masks, mask_box
 from unseen.types import Detections
 
@@ -66,14 +66,21 @@ def test_every_face_up_to_the_overlap_is_whole_in_some_tile(
 
 def test_default_tiles() -> None:
     assert list(windows(TILE_SIZE, TILE_SIZE)) == [(0, 0, TILE_SIZE, TILE_SIZE)]
-    assert len(list(windows(4032, 3024))) == 9  # 3 x 3 tiles for a 12 MP photo
+    assert len(list(windows(4032, 3024))) == 6  # 3 x 2 tiles for a 12 MP photo
 
 
-# --- merge ----------------------------------------------------------------------------------
+# --- merging what the detectors found --------------------------------------------------------
+#
+# Within one view of an image, a detector's shifted candidates for one face are
+# clustered into their score-weighted mean (cluster); across views and
+# detectors, boxes of one face become their union and boxes mostly inside a
+# larger one are absorbed (combine). What must hold for the person in the
+# photo: every pixel that a detector called a face ends up under a mask.
 
-CANVAS = 64
+CANVAS = 400
+MARGIN = Options().margin
 boxes = st.tuples(
-    st.integers(0, CANVAS - 16), st.integers(0, CANVAS - 16), st.integers(1, 16), st.integers(1, 16)
+    st.integers(50, 250), st.integers(50, 250), st.integers(4, 100), st.integers(4, 100)
 ).map(lambda t: (t[0], t[1], t[0] + t[2], t[1] + t[3]))
 detections = st.lists(st.tuples(boxes, st.integers(1, 100)), max_size=8).map(
     lambda items: Detections(
@@ -92,63 +99,118 @@ def _dets(*items: tuple[float, float, float, float, float]) -> Detections:
     )
 
 
-def _area(dets: Detections) -> np.ndarray:
+def _area(boxes: list[tuple[float, ...]]) -> np.ndarray:
     painted = np.zeros((CANVAS, CANVAS), bool)
-    for (x1, y1, x2, y2), _, _ in dets:
+    for x1, y1, x2, y2 in boxes:
         painted[int(np.floor(y1)) : int(np.ceil(y2)), int(np.floor(x1)) : int(np.ceil(x2))] = True
     return painted
 
 
-@given(detections)
-@example(_dets((0, 0, 10, 10, 0.5), (0, 0, 10, 30, 0.5)))  # a face and the same face with its chin
-def test_merge_never_drops_face_area(dets: Detections) -> None:
-    """Whatever is merged, every pixel some detector called a face stays inside a box."""
-    merged = merge(dets)
-    assert not (_area(dets) & ~_area(merged)).any()
+def _found(dets: Detections) -> np.ndarray:
+    return _area([box for box, _, _ in dets])
+
+
+def _masked(dets: Detections) -> np.ndarray:
+    return _area([mask_box(box, MARGIN, CANVAS, CANVAS) for box, _, _ in dets])
+
+
+@given(st.lists(detections, max_size=3))
+def test_combine_never_drops_face_area(groups: list[Detections]) -> None:
+    """Whatever the views report, every pixel some detector called a face stays in a box."""
+    merged = combine(groups)
+    found = _found(Detections.concat(groups))
+    assert not (found & ~_found(merged)).any()
+
+
+@given(st.lists(detections, max_size=3))
+def test_combine_keeps_scores_and_sources(groups: list[Detections]) -> None:
+    every = Detections.concat(groups)
+    merged = combine(groups)
+    assert (len(merged) == 0) == (len(every) == 0)
+    assert len(merged) <= len(every)
+    assert set(merged.scores.tolist()) <= set(every.scores.tolist())
+    assert set(merged.sources) <= set(every.sources)
 
 
 @given(detections)
-def test_merge_keeps_scores_and_sources(dets: Detections) -> None:
-    merged = merge(dets)
-    assert (len(merged) == 0) == (len(dets) == 0)
-    assert len(merged) <= len(dets)
-    if len(dets):
-        assert merged.scores.max() == dets.scores.max()
-    assert set(merged.scores.tolist()) <= set(dets.scores.tolist())
-    assert set(merged.sources) <= set(dets.sources)
+def test_separate_faces_are_never_merged(dets: Detections) -> None:
+    # Faces far apart (on a grid, no overlap at all) stay separate, box for box.
+    spread = Detections(
+        dets.boxes + np.arange(len(dets))[:, None] * 1000, dets.scores, dets.sources
+    )
+    for merged in (cluster(spread), combine([spread])):
+        assert sorted(map(tuple, merged.boxes.tolist())) == sorted(
+            map(tuple, spread.boxes.tolist())
+        )
 
 
-@given(detections)
-def test_merge_leaves_separate_faces_alone(dets: Detections) -> None:
-    # Faces far apart (on a grid, no overlap at all) are never merged.
-    spread = Detections(dets.boxes + np.arange(len(dets))[:, None] * 100, dets.scores, dets.sources)
-    merged = merge(spread)
-    assert len(merged) == len(spread)
-    assert sorted(map(tuple, merged.boxes.tolist())) == sorted(map(tuple, spread.boxes.tolist()))
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="merge is one greedy pass: boxes merged around the best-scoring one can "
-    "still overlap each other enough to be one face (reported with the suite)",
+@given(
+    st.tuples(st.integers(20, 200), st.integers(20, 200), st.integers(8, 150)),
+    st.lists(
+        st.tuples(st.floats(-0.1, 0.1), st.floats(-0.1, 0.1), st.integers(1, 100)),
+        min_size=1,
+        max_size=6,
+    ),
 )
+def test_shifted_candidates_of_one_face_stay_under_its_mask(
+    face: tuple[int, int, int], shifts: list[tuple[float, float, int]]
+) -> None:
+    """A detector reports one face several times, shifted by up to a tenth of
+    its size: the clustered box, with the mask margins, covers every candidate."""
+    x, y, size = face
+    candidates = _dets(
+        *[
+            (x + dx * size, y + dy * size, x + size + dx * size, y + size + dy * size, s / 100)
+            for dx, dy, s in shifts
+        ]
+    )
+    merged = cluster(candidates)
+    assert len(merged) == 1
+    assert not (_found(candidates) & ~_masked(merged)).any()
+
+
 @given(detections)
-@example(_dets((10, 0, 30, 20, 0.02), (0, 0, 20, 20, 0.01), (0, 0, 20, 30, 0.01)))
-def test_merge_is_idempotent(dets: Detections) -> None:
-    once = merge(dets)
-    twice = merge(once)
+def test_cluster_is_idempotent(dets: Detections) -> None:
+    once = cluster(dets)
+    twice = cluster(once)
     assert len(twice) == len(once)
     assert np.allclose(twice.boxes, once.boxes)
 
 
-def test_merge_of_two_candidates_for_one_face() -> None:
-    dets = Detections(
-        np.array([[10, 10, 50, 60], [12, 8, 52, 58]]), np.array([0.9, 0.5]), ("a", "b")
-    )
-    merged = merge(dets)
-    assert len(merged) == 1
-    assert merged.sources == ("a",)
-    assert float(merged.scores[0]) == pytest.approx(0.9)
+@pytest.mark.xfail(
+    strict=True,
+    reason="combine merges in one greedy pass: boxes merged around the best-scoring "
+    "one can still overlap each other enough to be one face (reported with the suite)",
+)
+@given(st.lists(detections, max_size=3))
+@example([_dets((60, 50, 80, 70, 0.02), (50, 50, 70, 70, 0.01), (50, 50, 70, 80, 0.01))])
+def test_combine_is_idempotent(groups: list[Detections]) -> None:
+    once = combine(groups)
+    twice = combine([once])
+    assert len(twice) == len(once)
+    assert np.allclose(twice.boxes, once.boxes)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cluster averages a face with a copy of it cut at a tile border, so the mask "
+    "shrinks and leaves a strip of the face uncovered (reported with the suite)",
+)
+def test_a_face_cut_at_a_tile_border_stays_under_its_mask() -> None:
+    # Tiles overlap, so a face near a border is whole in one tile and may also be
+    # found, cut in half, in the next one.
+    whole = (100, 100, 200, 200, 0.9)
+    cut = (100, 100, 150, 200, 0.8)
+    merged = cluster(_dets(whole, cut))
+    assert not (_found(_dets(whole)) & ~_masked(merged)).any()
+
+
+def test_two_candidates_for_one_face_become_one() -> None:
+    dets = _dets((10, 10, 50, 60, 0.9), (12, 8, 52, 58, 0.5))
+    for merged in (cluster(dets), combine([dets])):
+        assert len(merged) == 1
+        assert merged.sources == ("detector0",)
+        assert float(merged.scores[0]) == pytest.approx(0.9)
 
 
 # --- mask_box and apply_masks ---------------------------------------------------------------
@@ -208,7 +270,9 @@ def test_destroying_fills_change_every_pixel_inside_and_none_outside(
     image = _image()  # values 40 to 215: black differs from every pixel
     solid, regions = apply_masks(image, _one(face), Options(shape=shape))  # type: ignore[arg-type]
     noise, _ = apply_masks(image, _one(face), Options(shape=shape, fill="noise"))  # type: ignore[arg-type]
-    box = mask_box(face, Options().margin, 120, 90)
+    # Detections hold float32 boxes: the mask is grown from the face as stored.
+    stored = tuple(float(v) for v in _one(face).boxes[0])
+    box = mask_box(stored, Options().margin, 120, 90)  # type: ignore[arg-type]
     painted = np.any(solid != image, axis=2)
     outside = np.ones(painted.shape, bool)
     outside[box[1] : box[3], box[0] : box[2]] = False

@@ -58,21 +58,24 @@ def combine(groups: Sequence[Detections]) -> Detections:
     Boxes of the same face from different views disagree on where a face
     ends, so they become their union: when in doubt, mask more. A box lying
     mostly inside a larger one (a face cut at a tile border, an eye taken
-    for a tiny face in an enlarged view) is absorbed by it.
+    for a tiny face in an enlarged view) is absorbed by it, the larger box
+    growing to hold it, so no area any view called a face is ever dropped.
     """
     merged = _merge(Detections.concat(list(groups)), union=True)
     if len(merged) <= 1:
         return merged
-    areas = (merged.boxes[:, 2] - merged.boxes[:, 0]) * (merged.boxes[:, 3] - merged.boxes[:, 1])
-    keep = np.ones(len(merged), bool)
+    boxes = merged.boxes.astype(np.float64)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep = np.ones(len(boxes), bool)
     for i in np.argsort(-areas, kind="stable"):
-        if keep[i]:
-            _, inside = _overlaps(
-                merged.boxes[i].astype(np.float64), merged.boxes.astype(np.float64)
-            )
-            inside &= areas < areas[i]
+        if not keep[i]:
+            continue
+        inside = _overlaps(boxes[i], boxes)[1] & keep & (areas < areas[i])
+        if inside.any():
+            group = np.vstack([boxes[i : i + 1], boxes[inside]])
+            boxes[i] = np.concatenate([group[:, :2].min(axis=0), group[:, 2:].max(axis=0)])
             keep &= ~inside
-    return merged.select(keep)
+    return Detections(boxes[keep], merged.scores[keep], tuple(np.array(merged.sources)[keep]))
 
 
 def _merge(dets: Detections, union: bool) -> Detections:

@@ -75,7 +75,9 @@ def combine(groups: Sequence[Detections]) -> Detections:
             group = np.vstack([boxes[i : i + 1], boxes[inside]])
             boxes[i] = np.concatenate([group[:, :2].min(axis=0), group[:, 2:].max(axis=0)])
             keep &= ~inside
-    return Detections(boxes[keep], merged.scores[keep], tuple(np.array(merged.sources)[keep]))
+    return Detections(
+        boxes[keep].astype(np.float32), merged.scores[keep], tuple(np.array(merged.sources)[keep])
+    )
 
 
 def _merge(dets: Detections, union: bool) -> Detections:

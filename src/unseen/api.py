@@ -69,6 +69,14 @@ def anonymize(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     if out.exists() and not out.is_dir():
         raise OutputError("the output path exists and is not a folder", path=out, stage="write")
+    for given in inputs:
+        if os.path.isdir(given) and os.path.realpath(given) == os.path.realpath(out):
+            raise OutputError(
+                "the output folder is an input folder: outputs would land next to the "
+                "originals; choose another --out",
+                path=out,
+                stage="write",
+            )
     passes = _passes(options)
 
     def rename(relative: Path) -> Path:

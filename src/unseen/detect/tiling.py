@@ -20,6 +20,8 @@ MERGE_IOU = 0.3
 MERGE_CONTAINED = 0.6
 #: Largest face (height in original pixels) kept from an enlarged view.
 ENLARGED_MAX_FACE = 48
+#: Largest enlarged view, in pixels: bigger images are enlarged less, or not at all.
+ENLARGED_MAX_PIXELS = 12_000_000
 
 
 def tiles(length: int, tile: int, overlap: int) -> list[int]:
@@ -53,18 +55,30 @@ def cluster(dets: Detections) -> Detections:
 
 
 def combine(groups: Sequence[Detections]) -> Detections:
-    """One box per face across detectors and scales.
+    """One box per face across tiles, detectors and scales.
 
     Boxes of the same face from different views disagree on where a face
     ends, so they become their union: when in doubt, mask more. A box lying
     mostly inside a larger one (a face cut at a tile border, an eye taken
     for a tiny face in an enlarged view) is absorbed by it, the larger box
     growing to hold it, so no area any view called a face is ever dropped.
+    Repeated until nothing changes, so combining a result again is a no-op.
     """
-    merged = _merge(Detections.concat(list(groups)), union=True)
-    if len(merged) <= 1:
-        return merged
-    boxes = merged.boxes.astype(np.float64)
+    dets = Detections.concat(list(groups))
+    while True:
+        merged = _absorb(_merge(dets, union=True))
+        if len(merged) == len(dets):
+            return merged
+        dets = merged
+
+
+def _absorb(dets: Detections) -> Detections:
+    """Grow each box over the smaller boxes lying mostly inside it, keeping the best score."""
+    if len(dets) <= 1:
+        return dets
+    boxes = dets.boxes.astype(np.float64)
+    scores = dets.scores.copy()
+    sources = list(dets.sources)
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     keep = np.ones(len(boxes), bool)
     for i in np.argsort(-areas, kind="stable"):
@@ -74,9 +88,12 @@ def combine(groups: Sequence[Detections]) -> Detections:
         if inside.any():
             group = np.vstack([boxes[i : i + 1], boxes[inside]])
             boxes[i] = np.concatenate([group[:, :2].min(axis=0), group[:, 2:].max(axis=0)])
+            best = int(np.flatnonzero(inside)[np.argmax(scores[inside])])
+            if scores[best] > scores[i]:
+                scores[i], sources[i] = scores[best], sources[best]
             keep &= ~inside
     return Detections(
-        boxes[keep].astype(np.float32), merged.scores[keep], tuple(np.array(merged.sources)[keep])
+        boxes[keep].astype(np.float32), scores[keep], tuple(np.array(sources, object)[keep])
     )
 
 
@@ -133,20 +150,31 @@ def detect_faces(rgb: RGB, passes: Sequence[tuple[Detector, float, float]]) -> D
     """
     height, width = rgb.shape[:2]
     found: list[Detections] = []
-    for detector, scale, threshold in passes:
+    for detector, nominal, threshold in passes:
+        scale = nominal
+        if scale > 1.0:
+            # Enlarged views are bounded: a 12 MP photo is not blown up to 48 MP.
+            scale = min(scale, (ENLARGED_MAX_PIXELS / (width * height)) ** 0.5)
+            if scale <= 1.0:
+                continue
         views = [_resized(rgb, scale)]
         if scale <= 1.0 and max(width, height) > TILE_SIZE:
             views.append(_resized(rgb, TILE_SIZE / max(width, height)))
         for factor, view in views:
             dets = _detect_view(detector, view, factor, threshold)
             if factor > 1.0:
-                label = pass_label(detector.name, scale)
-                dets = Detections(dets.boxes, dets.scores, (label,) * len(dets))
-            found.append(dets)
+                label = pass_label(detector.name, nominal)
+                dets = [Detections(d.boxes, d.scores, (label,) * len(d)) for d in dets]
+            found.extend(dets)
     return combine(found)
 
 
-def _detect_view(detector: Detector, view: RGB, factor: float, threshold: float) -> Detections:
+def _detect_view(
+    detector: Detector, view: RGB, factor: float, threshold: float
+) -> list[Detections]:
+    """What one detector finds in each tile of a view, one box per face per
+    tile. Tiles are not merged here: a face cut at a tile border must not be
+    averaged with its whole copy from the next tile."""
     view_h, view_w = view.shape[:2]
     tiles_found = []
     for x, y, w, h in windows(view_w, view_h):
@@ -154,8 +182,8 @@ def _detect_view(detector: Detector, view: RGB, factor: float, threshold: float)
         dets = _shifted(dets, x, y, factor)
         if factor > 1.0 and len(dets):
             dets = dets.select(dets.boxes[:, 3] - dets.boxes[:, 1] <= ENLARGED_MAX_FACE)
-        tiles_found.append(dets)
-    return cluster(Detections.concat(tiles_found))
+        tiles_found.append(cluster(dets))
+    return tiles_found
 
 
 def _resized(rgb: RGB, factor: float) -> tuple[float, RGB]:

@@ -420,8 +420,10 @@ def report(tallies: Sequence[Tally], deface: Deface, count: int, wall: float) ->
     print()
     print(f"{count} images; command: {command}; wall time {wall:.0f} s")
     print(f"{unseen_revision()}; deface on {', '.join(map(str, deface.providers))}")
-    unseen_rate, deface_rate = (t.images / t.seconds for t in (tallies[0], tallies[-1]))
-    print(f"speed ratio unseen / deface: {unseen_rate / deface_rate:.2f}")
+    deface_rate = tallies[-1].images / tallies[-1].seconds
+    for tally in tallies[:-1]:
+        ratio = tally.images / tally.seconds / deface_rate
+        print(f"speed ratio {tally.name} / deface: {ratio:.2f}")
     if deface.stray:
         print(f"WARNING: deface changed {deface.stray} pixels outside its exported mask")
     for tally in tallies:

@@ -216,7 +216,11 @@ def encode(decoded: Decoded, frames: list[Pixels], fmt: str, fileobj: Any) -> No
         params = {"quality": 90, "method": 4}
     elif fmt == "TIFF":
         params = {"compression": "tiff_deflate"}
-    elif fmt in ("HEIF", "AVIF"):
+    elif fmt == "HEIF":
+        # x265's "fast" preset: 2.4x quicker than its default on a 3 MP photo
+        # for a file about 4% larger (a phone photo otherwise takes ~30 s here).
+        params = {"quality": 90, "enc_params": {"preset": "fast"}}
+    elif fmt == "AVIF":
         params = {"quality": 90}
     if len(images) > 1:
         params.update(

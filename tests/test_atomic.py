@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ def _tree(tmp_path: Path) -> Path:
 
 
 def _leftovers(folder: Path) -> list[str]:
+    """Every private folder or temporary file of unseen's left under ``folder``."""
     return [p.name for p in folder.rglob(".unseen-*")]
 
 
@@ -45,12 +47,35 @@ def test_failed_check_leaves_no_temporary_file_and_no_empty_folders(
         "verify",
         "rejected by the test",
     )
-    # The temporary file was written in the output folder itself, then removed.
+    # The temporary file was written in a private folder inside the output
+    # folder itself (same file system: linking it into place is atomic), then
+    # the whole private folder was removed.
     [temporary] = seen
-    assert temporary.parent == tmp_path / "out" / "sub" / "deeper"
-    assert temporary.name.startswith(".unseen-") and temporary.name.endswith(".tmp")
-    assert not temporary.exists()
+    assert temporary.parent.parent == tmp_path / "out" / "sub" / "deeper"
+    assert temporary.parent.name.startswith(".unseen-")
+    assert not temporary.parent.exists()
     assert list((tmp_path / "out").rglob("*")) == []
+
+
+def test_the_private_folder_is_0700_while_it_exists_and_removed_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_encode = unseen.api.encode
+    modes: dict[str, int] = {}
+
+    def watching(decoded: Any, frames: Any, fmt: str, stream: BinaryIO) -> None:
+        [private] = (tmp_path / "out" / "sub" / "deeper").glob(".unseen-*")
+        modes["folder"] = private.stat().st_mode
+        [temporary] = private.iterdir()
+        modes["file"] = temporary.stat().st_mode
+        real_encode(decoded, frames, fmt, stream)
+
+    monkeypatch.setattr(unseen.api, "encode", watching)
+    assert unseen.anonymize([_tree(tmp_path)], tmp_path / "out").ok
+    assert stat.S_ISDIR(modes["folder"]) and modes["folder"] & 0o777 == 0o700
+    assert stat.S_ISREG(modes["file"]) and modes["file"] & 0o777 == 0o600
+    assert _leftovers(tmp_path) == []
+    assert (tmp_path / "out" / "sub" / "deeper" / "a.png").is_file()
 
 
 def test_failed_encoding_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

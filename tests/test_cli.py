@@ -95,6 +95,7 @@ def test_report_describes_every_file(photos: dict[str, Any]) -> None:
     assert report["summary"] == {
         "files": 3,
         "processed": 3,
+        "skipped": 0,
         "failed": 0,
         "faces_masked": sum(f["faces_masked"] for f in report["files"]),
     }

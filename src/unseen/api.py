@@ -49,6 +49,7 @@ def anonymize(
     *,
     options: Options | None = None,
     force: bool = False,
+    skip_existing: bool = False,
     progress: Progress | None = None,
 ) -> RunReport:
     """Protect every image in ``inputs`` (files or folders, recursively),
@@ -58,11 +59,17 @@ def anonymize(
     is in the returned report. Inputs are never modified, and an output
     exists only if every stage succeeded for it.
 
+    With ``skip_existing``, a file whose output already exists is left alone
+    and reported as ``"skipped"``: outputs appear atomically, so an existing
+    one is complete, and rerunning an interrupted batch finishes it.
+
     Example::
 
         report = anonymize(["photos/"], "safe/")
         assert report.ok, [f.error for f in report.failed]
     """
+    if force and skip_existing:
+        raise ValueError("force and skip_existing exclude each other")
     options = options or Options()
     out = Path(out_dir)
     out_format = None if options.format is None else check_format(options.format)
@@ -87,7 +94,7 @@ def anonymize(
     jobs = claim_outputs(collect(list(inputs), out), rename)
     results: list[FileResult] = []
     for index, job in enumerate(jobs):
-        result = _protect(job, out, options, out_format, passes, force)
+        result = _protect(job, out, options, out_format, passes, force, skip_existing)
         results.append(result)
         if progress is not None:
             progress(index + 1, len(jobs), result)
@@ -111,6 +118,7 @@ def _protect(
     out_format: str | None,
     passes: list[tuple[Detector, float, float]],
     force: bool,
+    skip_existing: bool = False,
 ) -> FileResult:
     began = time.monotonic()
     target = out / job.relative
@@ -119,6 +127,13 @@ def _protect(
             raise InputError(job.problem, stage="read")
         if os.path.realpath(target) == os.path.realpath(job.source):
             raise OutputError("the output would replace the input", stage="write")
+        if skip_existing and _is_plain_file(target):
+            return FileResult(
+                input=job.shown,
+                output=os.fspath(target),
+                status="skipped",
+                seconds=time.monotonic() - began,
+            )
         data = _read(job.source, options)
         fmt = _image_format(data)
         decoded = decode(job.source, fmt, options)
@@ -172,6 +187,14 @@ def _failed(job: Job, reason: str, stage: str | None, began: float) -> FileResul
         stage=stage,
         seconds=time.monotonic() - began,
     )
+
+
+def _is_plain_file(path: Path) -> bool:
+    """A regular file, not a link to one: only such a file can be a published output."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _read(path: Path, options: Options) -> bytes:

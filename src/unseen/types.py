@@ -165,7 +165,8 @@ class Inspection:
         }
 
 
-Status = Literal["ok", "failed"]
+#: "skipped": the output already existed and ``skip_existing`` was asked for.
+Status = Literal["ok", "failed", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -219,14 +220,16 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return all(f.status == "ok" for f in self.files)
+        """True when no file failed (skipped files are not failures)."""
+        return all(f.status != "failed" for f in self.files)
 
     @property
     def failed(self) -> tuple[FileResult, ...]:
-        return tuple(f for f in self.files if f.status != "ok")
+        return tuple(f for f in self.files if f.status == "failed")
 
     def to_dict(self) -> dict[str, Any]:
         done = [f for f in self.files if f.status == "ok"]
+        skipped = sum(f.status == "skipped" for f in self.files)
         return {
             "schema": "unseen.report/1",
             "unseen_version": self.version,
@@ -235,7 +238,8 @@ class RunReport:
             "summary": {
                 "files": len(self.files),
                 "processed": len(done),
-                "failed": len(self.files) - len(done),
+                "skipped": skipped,
+                "failed": len(self.files) - len(done) - skipped,
                 "faces_masked": sum(f.faces for f in done),
             },
             "files": [f.to_dict() for f in self.files],

@@ -79,6 +79,12 @@ def main() -> None:
 )
 @click.option("--force", is_flag=True, help="Replace outputs that already exist.")
 @click.option(
+    "--skip-existing",
+    is_flag=True,
+    help="Leave outputs that already exist alone and report them as skipped "
+    "(to finish an interrupted run).",
+)
+@click.option(
     "--fill",
     type=click.Choice(FILLS),
     default=_DEFAULTS.fill,
@@ -132,6 +138,7 @@ def anonymize(
     paths: tuple[str, ...],
     out_dir: Path,
     force: bool,
+    skip_existing: bool,
     fill: str,
     shape: str,
     profile: str,
@@ -146,6 +153,8 @@ def anonymize(
     Every face is masked, every file is rebuilt from its pixels alone, and
     nothing is ever written next to or over an input.
     """
+    if force and skip_existing:
+        raise click.UsageError("--force and --skip-existing exclude each other")
     # click has checked every choice against the same tables Options checks.
     settings: dict[str, Any] = {
         "fill": fill,
@@ -169,7 +178,7 @@ def anonymize(
     )
 
     def progress(done: int, total: int, result: FileResult) -> None:
-        if result.status != "ok":
+        if result.status == "failed":
             _error(result.input, result.error or "failed")
         if bar is not None:
             bar.length = total
@@ -177,7 +186,12 @@ def anonymize(
 
     try:
         report = run_anonymize(
-            list(paths), out_dir, options=options, force=force, progress=progress
+            list(paths),
+            out_dir,
+            options=options,
+            force=force,
+            skip_existing=skip_existing,
+            progress=progress,
         )
     except KeyboardInterrupt:
         click.echo("\ninterrupted: no partial output was left behind", err=True)
@@ -203,8 +217,9 @@ def anonymize(
         _error(str(report_path), f"cannot write the report: {exc}")
         sys.exit(EXIT_FAILED)
     summary = report.to_dict()["summary"]
+    skipped = f"{summary['skipped']} skipped, " if skip_existing else ""
     click.echo(
-        f"{summary['processed']} processed, {summary['failed']} failed, "
+        f"{summary['processed']} processed, {skipped}{summary['failed']} failed, "
         f"{summary['faces_masked']} faces masked",
         err=False,
     )

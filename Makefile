@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench-faces clean
+.PHONY: setup demo test lint fuzz bench-faces clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,13 @@ lint: setup
 
 test: lint
 	$(BIN)/python -m pytest
+
+# Byte-mutation fuzzing of every format handler for FUZZ_SECONDS in all
+# (tests/fuzz; a few examples of the same targets run in `make test`).
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	UNSEEN_HYPOTHESIS_PROFILE=fuzz UNSEEN_FUZZ_SECONDS=$(FUZZ_SECONDS) \
+		$(BIN)/python -m pytest tests/fuzz -q
 
 # deface, measured side by side, runs in a bench-only virtualenv: its
 # dependencies (OpenCV, imageio, scikit-image) stay out of unseen's lock.

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from helpers import SHARED
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 # No per-example deadline: a busy CI machine must not turn a slow example into a failure.
 settings.register_profile("unseen", deadline=None)
-settings.load_profile("unseen")
+# The long fuzz run (`make fuzz`): many examples per search, failures printed
+# as reproducible blobs and kept in .hypothesis/ to be replayed first next time.
+settings.register_profile(
+    "fuzz",
+    deadline=None,
+    max_examples=200,
+    suppress_health_check=list(HealthCheck),
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("UNSEEN_HYPOTHESIS_PROFILE", "unseen"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

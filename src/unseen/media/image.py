@@ -43,6 +43,8 @@ _TRANSPOSE = {
     7: (Image.Transpose.TRANSVERSE,),
     8: (Image.Transpose.ROTATE_90,),
 }
+#: The largest side each format can store; beyond it the encoder fails or overflows.
+_MAX_SIDE = {"JPEG": 65_500, "GIF": 65_535, "WEBP": 16_383}
 _SRGB = ImageCms.createProfile("sRGB")
 _registered = False
 
@@ -81,13 +83,19 @@ class Decoded:
 def decode(path: Path, fmt: str, options: Options) -> Decoded:
     """Decode ``path``, already sniffed as ``fmt``, checking every limit
     before pixels are decoded."""
+    # Pillow warns on stderr about malformed tags ("Corrupt EXIF data"): the
+    # file is either decoded or refused with one clear error, never both, and
+    # unseen checks sizes itself against its own, documented limit.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _decode(path, fmt, options)
+
+
+def _decode(path: Path, fmt: str, options: Options) -> Decoded:
     register_plugins()
     pillow_format = "MPO" if fmt == "JPEG" else fmt
     try:
-        with warnings.catch_warnings():
-            # unseen checks sizes itself (below) against its own, documented limit.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path, formats=[fmt, pillow_format])
+        image = Image.open(path, formats=[fmt, pillow_format])
     except Image.DecompressionBombError as exc:
         raise LimitExceeded(f"declared size is too large: {exc}", stage="decode") from None
     except Exception as exc:
@@ -207,6 +215,14 @@ def _to_rgb(image: Image.Image, icc: Any, notes: list[str]) -> Image.Image:
 def encode(decoded: Decoded, frames: list[Pixels], fmt: str, fileobj: Any) -> None:
     """Write ``frames`` as a new ``fmt`` file holding pixels and nothing else."""
     register_plugins()
+    # A decoder may grow the canvas to hold a frame placed far off it (GIF),
+    # beyond what the output format can declare.
+    width, height = decoded.size
+    if max(width, height) > _MAX_SIDE.get(fmt, 2**31 - 1):
+        raise LimitExceeded(
+            f"{width}x{height} is too large for {fmt} (at most {_MAX_SIDE[fmt]:,} pixels a side)",
+            stage="encode",
+        )
     images = [_rebuild(frame, decoded.grey, fmt) for frame in frames]
     params: dict[str, Any] = {}
     if fmt == "JPEG":

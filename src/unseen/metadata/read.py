@@ -409,6 +409,8 @@ def open_image(data: bytes, fmt: str) -> Image.Image:
     from unseen.media.image import register_plugins
 
     register_plugins()
+    # Pillow warns about malformed tags on stderr (a file's bytes must never
+    # reach stderr); sizes are checked by unseen itself.
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore")
         return Image.open(io.BytesIO(data), formats=[fmt, "MPO"] if fmt == "JPEG" else [fmt])

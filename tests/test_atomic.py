@@ -95,7 +95,8 @@ def test_failed_encoding_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(unseen.api, "encode", half_then_fail)
     (tmp_path / "out").mkdir()
     report = unseen.anonymize([_tree(tmp_path)], tmp_path / "out")
-    assert report.files[0].error == "No space left on device"
+    assert report.files[0].error == "cannot write the output: No space left on device"
+    assert report.files[0].stage == "write"
     assert list((tmp_path / "out").rglob("*")) == []
 
 

@@ -4,11 +4,14 @@ no original is touched."""
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import random
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,7 @@ from helpers import (
 from PIL import Image
 
 import unseen
+import unseen.output
 from unseen.paths import display
 
 Maker = Callable[[Path], None]
@@ -404,3 +408,93 @@ def test_inspect_raises_clear_errors(tmp_path: Path) -> None:
         unseen.inspect(tmp_path / "empty.jpg")
     with pytest.raises(unseen.UnsupportedFormat, match="video"):
         unseen.inspect(tmp_path / "clip.jpg")
+
+
+def _run_patched(patch: str, *args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
+    """``unseen ARGS`` in a fresh process, after running ``patch`` (Python) in it."""
+    code = f"import sys, unseen.api, unseen.output\n{patch}\n" + (
+        "from unseen.cli.main import main\nsys.argv = ['unseen', *sys.argv[1:]]\nmain()\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(os.fspath, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _three_photos(src: Path) -> None:
+    src.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        (src / name).write_bytes(encoded(astronaut(96), "PNG"))
+
+
+def test_full_output_folder_fails_that_file_clearly_and_the_batch_goes_on(tmp_path: Path) -> None:
+    # The disk is full while b.png is written (the second file), then space is freed.
+    patch = (
+        "import errno\n"
+        "real, calls = unseen.api.encode, []\n"
+        "def full(decoded, frames, fmt, stream):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) == 2:\n"
+        "        stream.write(b'half a file')\n"
+        "        raise OSError(errno.ENOSPC, 'No space left on device')\n"
+        "    real(decoded, frames, fmt, stream)\n"
+        "unseen.api.encode = full\n"
+    )
+    src, out = tmp_path / "in", tmp_path / "out"
+    _three_photos(src)
+    before = snapshot(src)
+    proc = _run_patched(patch, "anonymize", src, "--out", out)
+    assert proc.returncode == 1
+    assert error_lines(proc.stderr) == [
+        f"error: {src / 'b.png'}: cannot write the output: No space left on device"
+    ]
+    assert "Traceback" not in proc.stderr
+    assert "2 processed, 1 failed" in proc.stdout
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("unseen-report")) == [
+        "a.png",
+        "c.png",
+    ]
+    assert list(tmp_path.rglob(".unseen-*")) == []
+    assert snapshot(src) == before
+
+
+def test_unwritable_output_folder_fails_each_file_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Root writes anywhere, so a read-only folder is simulated where the
+    # private folder is made: the first write into the output folder.
+    def refused(*args: Any, **kwargs: Any) -> str:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(unseen.output.tempfile, "mkdtemp", refused)
+    src, out = tmp_path / "in", tmp_path / "out"
+    _three_photos(src)
+    out.mkdir()
+    report = unseen.anonymize([src], out)
+    assert [(f.status, f.stage, f.error) for f in report.files] == [
+        ("failed", "write", "cannot write the output: Permission denied")
+    ] * 3
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_output_folder(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    _three_photos(src)
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        proc = run_cli("anonymize", src, "--out", out)
+    finally:
+        out.chmod(0o755)
+    assert proc.returncode == 1
+    lines = error_lines(proc.stderr)
+    assert lines[:3] == [
+        f"error: {src / n}: cannot write the output: Permission denied"
+        for n in ("a.png", "b.png", "c.png")
+    ]
+    assert "cannot write the report: Permission denied" in lines[3]
+    assert list(out.iterdir()) == []

@@ -31,7 +31,20 @@ def write_atomic(
     *,
     force: bool = False,
 ) -> None:
-    """Create ``target`` from ``write``, after ``check`` accepted the written file."""
+    """Create ``target`` from ``write``, after ``check`` accepted the written file.
+
+    A file system error (read-only or full output folder, ...) is raised as
+    :class:`OutputError` saying that the output could not be written.
+    """
+    try:
+        _write_atomic(target, write, check, force)
+    except OSError as exc:
+        raise OutputError(f"cannot write the output: {exc.strerror or exc}", stage="write") from exc
+
+
+def _write_atomic(
+    target: Path, write: Callable[[BinaryIO], object], check: Callable[[Path], None], force: bool
+) -> None:
     if not force and os.path.lexists(target):
         raise OutputError("output already exists (use --force to replace it)", stage="write")
     created = _make_parents(target.parent)

@@ -214,7 +214,9 @@ def anonymize(
             report_path, lambda s: s.write(text.encode("utf-8")), lambda p: None, force=replace
         )
     except (UnseenError, OSError) as exc:
-        _error(str(report_path), f"cannot write the report: {exc}")
+        cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+        _error(str(report_path), f"cannot write the report: {reason}")
         sys.exit(EXIT_FAILED)
     summary = report.to_dict()["summary"]
     skipped = f"{summary['skipped']} skipped, " if skip_existing else ""

@@ -259,3 +259,13 @@ def test_malformed_tiff_tags_print_no_warning(value: int, no_detection: None) ->
             warnings.simplefilter("always")
             check_file("TIFF", bytes(data))
         assert [str(w.message) for w in caught] == [], offset
+
+
+def test_tiff_tag_listed_but_unloadable_is_reported_not_raised(no_detection: None) -> None:
+    # Found by fuzzing: four bytes changed in the TIFF seed left a tag (262,
+    # PhotometricInterpretation) that Pillow lists but cannot load; inspect
+    # raised a bare KeyError instead of reporting the file.
+    data = bytearray(seed("TIFF"))
+    for offset, value in ((18, 33), (62, 3), (118, 20), (1171, 27)):
+        data[offset] = value
+    check_file("TIFF", bytes(data))

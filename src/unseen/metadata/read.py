@@ -325,9 +325,14 @@ def _exif_block(block: bytes, found: _Findings) -> None:
 
 def _exif_fields(exif: Image.Exif, found: _Findings, tiff: bool) -> None:
     group = "TIFF" if tiff else "EXIF:IFD0"
-    for tag, value in exif.items():
+    for tag in list(exif):
         if tag in _POINTERS:
             continue
+        try:
+            value = exif[tag]
+        except Exception:
+            # Listed but unloadable (a malformed entry): it is still reported.
+            value = "unreadable value"
         name = TiffTags.lookup(tag).name if tiff else ExifTags.TAGS.get(tag, f"0x{tag:04x}")
         if tag == 700:
             _xmp(value if isinstance(value, bytes) else str(value).encode(), found)

@@ -96,10 +96,17 @@ def _decode(path: Path, fmt: str, options: Options) -> Decoded:
     pillow_format = "MPO" if fmt == "JPEG" else fmt
     try:
         image = Image.open(path, formats=[fmt, pillow_format])
-    except Image.DecompressionBombError as exc:
-        raise LimitExceeded(f"declared size is too large: {exc}", stage="decode") from None
+    except Image.DecompressionBombError:
+        raise LimitExceeded(
+            "the header declares an image too large to decode safely (decompression bomb)",
+            stage="decode",
+        ) from None
     except Exception as exc:
-        raise CorruptMedia(f"cannot read the {fmt} header ({_why(exc)})", stage="decode") from None
+        reason = _why(exc)
+        if reason.startswith("cannot identify image file"):
+            # Pillow's own wording repeats the path, which the caller already names.
+            raise CorruptMedia(f"not a valid {fmt} file", stage="decode") from None
+        raise CorruptMedia(f"cannot read the {fmt} header ({reason})", stage="decode") from None
     with image:
         width, height = image.size
         if width <= 0 or height <= 0:

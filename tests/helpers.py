@@ -24,6 +24,8 @@ import numpy as np
 from PIL import Image, ImageCms
 from PIL.PngImagePlugin import PngInfo
 
+from unseen.media.image import FORMATS
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 EXIFTOOL = shutil.which("exiftool")
@@ -576,3 +578,7 @@ def unexpected_tags(tags: dict[str, Any]) -> dict[str, Any]:
     if tags.get("File:FileType") == "TIFF":
         allowed.add("File:ExifByteOrder")  # the TIFF header's own byte order
     return {k: v for k, v in tags.items() if not k.startswith("System:") and k not in allowed}
+
+
+#: The usual file suffix of each format unseen writes, without the dot.
+SUFFIX = {fmt: suffixes[0].lstrip(".") for fmt, suffixes in FORMATS.items()}

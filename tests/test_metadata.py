@@ -11,6 +11,7 @@ import pytest
 from helpers import (
     EXIFTOOL,
     SECRETS,
+    SUFFIX,
     astronaut,
     encoded,
     exif_segment,
@@ -26,16 +27,6 @@ from PIL.PngImagePlugin import PngInfo
 
 import unseen
 
-FORMATS = {
-    "JPEG": "jpg",
-    "PNG": "png",
-    "WEBP": "webp",
-    "TIFF": "tiff",
-    "HEIF": "heic",
-    "AVIF": "avif",
-    "GIF": "gif",
-    "BMP": "bmp",
-}
 #: Formats whose test input carries EXIF with a GPS position.
 WITH_GPS = ("JPEG", "PNG", "WEBP", "TIFF", "HEIF", "AVIF")
 
@@ -59,7 +50,7 @@ def _animated_with_metadata(fmt: str) -> bytes:
 INPUTS = {
     **{
         f"meta.{ext}": (lambda fmt=fmt: with_metadata(astronaut(192), fmt))
-        for fmt, ext in FORMATS.items()
+        for fmt, ext in SUFFIX.items()
     },
     "big-endian-exif.jpg": lambda: encoded(
         astronaut(192), "JPEG", exif=b"Exif\x00\x00" + exif_tiff(big_endian=True)
@@ -119,7 +110,7 @@ def test_exiftool_finds_only_structural_tags_in_the_output(
 @pytest.mark.parametrize("fmt", WITH_GPS)
 def test_exiftool_does_see_the_metadata_in_the_input(cleaned: dict[str, Any], fmt: str) -> None:
     # The allowlist check above can fail: on the inputs, it does.
-    tags = exiftool_tags(cleaned["root"] / "in" / f"meta.{FORMATS[fmt]}")
+    tags = exiftool_tags(cleaned["root"] / "in" / f"meta.{SUFFIX[fmt]}")
     unexpected = unexpected_tags(tags)
     assert "GPS:GPSLatitude" in unexpected
     assert unexpected.get("IFD0:Make") == "UnseenTestCam"
@@ -127,7 +118,7 @@ def test_exiftool_does_see_the_metadata_in_the_input(cleaned: dict[str, Any], fm
 
 @pytest.mark.parametrize("fmt", WITH_GPS)
 def test_inspect_finds_the_metadata_in_the_input(cleaned: dict[str, Any], fmt: str) -> None:
-    found = unseen.inspect(cleaned["root"] / "in" / f"meta.{FORMATS[fmt]}", faces=False)
+    found = unseen.inspect(cleaned["root"] / "in" / f"meta.{SUFFIX[fmt]}", faces=False)
     groups = {m.group for m in found.identifying}
     assert "EXIF:GPS" in groups
     names = {(m.group, m.name): m.value for m in found.identifying}

@@ -136,7 +136,7 @@ def _protect(
             )
         data = _read(job.source, options)
         fmt = _image_format(data)
-        decoded = decode(job.source, fmt, options)
+        decoded = decode(data, fmt, options)
         items, embedded = read_metadata(data, open_image(data, fmt), fmt)
         del data
         frames: list[npt.NDArray[np.uint8]] = []
@@ -260,7 +260,7 @@ def inspect(
     source = Path(path)
     data = _read(source, options)
     fmt = _image_format(data)
-    decoded = decode(source, fmt, options)
+    decoded = decode(data, fmt, options)
     items, embedded = read_metadata(data, open_image(data, fmt), fmt)
     found: tuple[MaskRegion, ...] | None = None
     if faces:

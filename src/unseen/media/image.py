@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,22 +79,25 @@ class Decoded:
         return w, h
 
 
-def decode(path: Path, fmt: str, options: Options) -> Decoded:
-    """Decode ``path``, already sniffed as ``fmt``, checking every limit
-    before pixels are decoded."""
+def decode(data: bytes, fmt: str, options: Options) -> Decoded:
+    """Decode a file's bytes, already sniffed as ``fmt``, checking every
+    limit before pixels are decoded.
+
+    Bytes, not a path: the pixels come from exactly the bytes whose format
+    and metadata were read, even if the file changes on disk meanwhile."""
     # Pillow warns on stderr about malformed tags ("Corrupt EXIF data"): the
     # file is either decoded or refused with one clear error, never both, and
     # unseen checks sizes itself against its own, documented limit.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _decode(path, fmt, options)
+        return _decode(data, fmt, options)
 
 
-def _decode(path: Path, fmt: str, options: Options) -> Decoded:
+def _decode(data: bytes, fmt: str, options: Options) -> Decoded:
     register_plugins()
     pillow_format = "MPO" if fmt == "JPEG" else fmt
     try:
-        image = Image.open(path, formats=[fmt, pillow_format])
+        image = Image.open(io.BytesIO(data), formats=[fmt, pillow_format])
     except Image.DecompressionBombError:
         raise LimitExceeded(
             "the header declares an image too large to decode safely (decompression bomb)",

@@ -61,8 +61,8 @@ def _free_report_path(out_dir: Path) -> Path:
 def main() -> None:
     """Protect the people in photos before they are shared.
 
-    unseen finds every face and masks it irreversibly, rebuilds each file
-    from its pixels so that no metadata survives, and checks the result.
+    unseen masks every face its detectors find, irreversibly, rebuilds each
+    file from its pixels so that no metadata survives, and checks the result.
     It works offline and never modifies the originals.
     """
 
@@ -150,7 +150,7 @@ def anonymize(
 ) -> None:
     """Write protected copies of PATHS (files or folders) under --out.
 
-    Every face is masked, every file is rebuilt from its pixels alone, and
+    Every face found is masked, every file is rebuilt from its pixels alone, and
     nothing is ever written next to or over an input.
     """
     if force and skip_existing:

@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+from io import BytesIO
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -97,6 +98,29 @@ def test_failed_encoding_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     report = unseen.anonymize([_tree(tmp_path)], tmp_path / "out")
     assert report.files[0].error == "cannot write the output: No space left on device"
     assert report.files[0].stage == "write"
+    assert list((tmp_path / "out").rglob("*")) == []
+
+
+def test_an_output_that_does_not_decode_is_not_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that silently produces a cut-off file: the header reads back
+    fine, the pixel data does not, and the check catches it."""
+    real = unseen.api.encode
+
+    def truncated(decoded: Any, frames: Any, fmt: str, stream: BinaryIO) -> None:
+        whole = BytesIO()
+        real(decoded, frames, fmt, whole)
+        stream.write(whole.getvalue()[: len(whole.getvalue()) // 2])
+
+    monkeypatch.setattr(unseen.api, "encode", truncated)
+    (tmp_path / "out").mkdir()
+    # JPEG: its header and EXIF come first, so only decoding the pixels fails.
+    options = unseen.Options(format="jpeg")
+    report = unseen.anonymize([_tree(tmp_path)], tmp_path / "out", options=options)
+    assert report.files[0].status == "failed"
+    assert report.files[0].stage == "verify"
+    assert "does not decode" in (report.files[0].error or "")
     assert list((tmp_path / "out").rglob("*")) == []
 
 

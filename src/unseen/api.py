@@ -25,13 +25,20 @@ from unseen.errors import (
     UnsupportedFormat,
     VerificationFailed,
 )
-from unseen.mask import apply_masks
+from unseen.mask import apply_masks, plan_masks
 from unseen.media.image import FORMATS, Decoded, check_format, decode, encode
 from unseen.media.sniff import HEAD_BYTES, sniff
 from unseen.metadata.read import open_image, read_metadata
 from unseen.output import write_atomic
 from unseen.paths import Job, claim_outputs, collect
-from unseen.types import FileResult, Inspection, MaskRegion, RunReport
+from unseen.types import (
+    EmbeddedImage,
+    FileResult,
+    Inspection,
+    MaskRegion,
+    MetadataItem,
+    RunReport,
+)
 
 # onnxruntime (1.32 on Linux) writes a persistent device id under ~/.cache and
 # a session file in the temporary folder as soon as it is imported, then sends
@@ -134,11 +141,7 @@ def _protect(
                 status="skipped",
                 seconds=time.monotonic() - began,
             )
-        data = _read(job.source, options)
-        fmt = _image_format(data)
-        decoded = decode(data, fmt, options)
-        items, embedded = read_metadata(data, open_image(data, fmt), fmt)
-        del data
+        fmt, decoded, items, embedded = _load(job.source, options)
         frames: list[npt.NDArray[np.uint8]] = []
         regions: list[MaskRegion] = []
         for index, frame in enumerate(decoded.frames):
@@ -197,6 +200,17 @@ def _is_plain_file(path: Path) -> bool:
         return False
 
 
+def _load(
+    path: Path, options: Options
+) -> tuple[str, Decoded, tuple[MetadataItem, ...], tuple[EmbeddedImage, ...]]:
+    """A file's format, pixels and metadata, all from one read of its bytes."""
+    data = _read(path, options)
+    fmt = _image_format(data)
+    decoded = decode(data, fmt, options)
+    items, embedded = read_metadata(data, open_image(data, fmt), fmt)
+    return fmt, decoded, items, embedded
+
+
 def _read(path: Path, options: Options) -> bytes:
     """The whole file, after checking that it is a regular file of sane size."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -244,6 +258,10 @@ def _check_output(path: Path, fmt: str, decoded: Decoded) -> None:
         )
     if image.size != decoded.size:
         raise VerificationFailed(f"the output is {image.size}, not {decoded.size}", stage="verify")
+    try:
+        image.load()
+    except Exception as exc:
+        raise VerificationFailed(f"the output does not decode ({exc})", stage="verify") from None
 
 
 def inspect(
@@ -257,11 +275,7 @@ def inspect(
     :class:`~unseen.errors.UnseenError` for files it cannot read.
     """
     options = options or Options()
-    source = Path(path)
-    data = _read(source, options)
-    fmt = _image_format(data)
-    decoded = decode(data, fmt, options)
-    items, embedded = read_metadata(data, open_image(data, fmt), fmt)
+    fmt, decoded, items, embedded = _load(Path(path), options)
     found: tuple[MaskRegion, ...] | None = None
     if faces:
         passes = [
@@ -271,12 +285,12 @@ def inspect(
         regions: list[MaskRegion] = []
         for index, frame in enumerate(decoded.frames):
             dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes)
-            regions.extend(apply_masks(frame, dets, options, index)[1])
+            regions.extend(plan_masks(dets, options, *decoded.size, index))
         found = tuple(regions)
     return Inspection(
         os.fspath(path), fmt, decoded.size, decoded.total_frames, items, embedded, found
     )
 
 
-#: Faces down to this score are listed by ``inspect`` (masking uses Options.threshold).
+#: Faces down to this score are listed by ``inspect`` (masking uses the profile's thresholds).
 INSPECT_THRESHOLD = 0.05

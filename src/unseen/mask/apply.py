@@ -78,24 +78,33 @@ def _fill(patch: Pixels, options: Options, rng: np.random.Generator) -> Pixels:
     return out
 
 
+def plan_masks(
+    dets: Detections, options: Options, width: int, height: int, frame: int = 0
+) -> tuple[MaskRegion, ...]:
+    """Where each detection's mask goes in a ``width`` x ``height`` frame:
+    the face grown by the margins and clipped; faces wholly outside are dropped."""
+    regions = []
+    for face, score, source in dets:
+        box = mask_box(face, options.margin, width, height)
+        if box[2] > box[0] and box[3] > box[1]:
+            regions.append(MaskRegion(frame, options.shape, box, face, score, source))
+    return tuple(regions)
+
+
 def apply_masks(
     pixels: Pixels, dets: Detections, options: Options, frame: int = 0
 ) -> tuple[Pixels, tuple[MaskRegion, ...]]:
     """A copy of ``pixels`` (H x W x 3 or 4) with every detection masked, and
     the regions painted, in the order given."""
     height, width = pixels.shape[:2]
+    regions = plan_masks(dets, options, width, height, frame)
     out = pixels.copy()
     # A fresh secret per call: noise is never derived from the input.
     rng = np.random.default_rng()
-    regions = []
-    for face, score, source in dets:
-        box = mask_box(face, options.margin, width, height)
-        x1, y1, x2, y2 = box
-        if x2 <= x1 or y2 <= y1:
-            continue
-        inside = _shape_mask(box, options.shape)
+    for region in regions:
+        x1, y1, x2, y2 = region.box
+        inside = _shape_mask(region.box, options.shape)
         filled = _fill(pixels[y1:y2, x1:x2], options, rng)
         target = out[y1:y2, x1:x2]
         target[inside] = filled[inside]
-        regions.append(MaskRegion(frame, options.shape, box, face, score, source))
-    return out, tuple(regions)
+    return out, regions

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +28,7 @@ from unseen.errors import (
 )
 from unseen.mask import apply_masks, plan_masks
 from unseen.media.image import FORMATS, Decoded, check_format, decode, encode
-from unseen.media.sniff import HEAD_BYTES, sniff
+from unseen.media.sniff import HEAD_BYTES, Kind, sniff
 from unseen.metadata.read import open_image, read_metadata
 from unseen.output import write_atomic
 from unseen.paths import Job, claim_outputs, collect
@@ -141,27 +142,42 @@ def _protect(
                 status="skipped",
                 seconds=time.monotonic() - began,
             )
-        fmt, decoded, items, embedded = _load(job.source, options)
-        frames: list[npt.NDArray[np.uint8]] = []
-        regions: list[MaskRegion] = []
-        for index, frame in enumerate(decoded.frames):
-            dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes)
-            masked, found = apply_masks(frame, dets, options, index)
-            frames.append(masked)
-            regions.extend(found)
-        fmt_out = out_format or fmt
-        write_atomic(
-            target,
-            lambda stream: encode(decoded, frames, fmt_out, stream),
-            lambda path: _check_output(path, fmt_out, decoded),
-            force=force,
-        )
+        kind, _ = _sniff_file(job.source)
+        if kind != "image":
+            raise UnsupportedFormat(_unsupported(job.source), stage="read")
+        return _protect_image(job, target, options, out_format, passes, force, began)
     except UnseenError as exc:
         return _failed(job, exc.reason, exc.stage, began)
     except OSError as exc:
         return _failed(job, exc.strerror or str(exc), "io", began)
     except Exception as exc:  # fail closed on anything unforeseen
         return _failed(job, f"unexpected error: {type(exc).__name__}: {exc}", None, began)
+
+
+def _protect_image(
+    job: Job,
+    target: Path,
+    options: Options,
+    out_format: str | None,
+    passes: list[tuple[Detector, float, float]],
+    force: bool,
+    began: float,
+) -> FileResult:
+    fmt, decoded, items, embedded = _load(job.source, options)
+    frames: list[npt.NDArray[np.uint8]] = []
+    regions: list[MaskRegion] = []
+    for index, frame in enumerate(decoded.frames):
+        dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes)
+        masked, found = apply_masks(frame, dets, options, index)
+        frames.append(masked)
+        regions.extend(found)
+    fmt_out = out_format or fmt
+    write_atomic(
+        target,
+        lambda stream: encode(decoded, frames, fmt_out, stream),
+        lambda path: _check_output(path, fmt_out, decoded),
+        force=force,
+    )
     removed = [f"{m.group}:{m.name}" for m in items if m.identifying or m.group == "ICC"] + [
         f"embedded:{e.kind}" for e in embedded
     ]
@@ -213,13 +229,8 @@ def _load(
 
 def _read(path: Path, options: Options) -> bytes:
     """The whole file, after checking that it is a regular file of sane size."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as stream:
+    with _open_regular(path) as stream:
         info = os.fstat(stream.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError("not a regular file", stage="read")
-        if info.st_size == 0:
-            raise CorruptMedia("the file is empty", stage="read")
         if info.st_size > options.max_file_bytes:
             raise LimitExceeded(
                 f"{info.st_size:,} bytes, above the limit of {options.max_file_bytes:,}",
@@ -228,17 +239,41 @@ def _read(path: Path, options: Options) -> bytes:
         return stream.read(options.max_file_bytes + 1)
 
 
+def _sniff_file(path: Path) -> tuple[Kind, str]:
+    """What the file is, from its first bytes (never from its name)."""
+    with _open_regular(path) as stream:
+        return sniff(stream.read(HEAD_BYTES))
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """The file opened for reading, after checking that it is a non-empty regular file."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    stream = os.fdopen(fd, "rb")
+    info = os.fstat(stream.fileno())
+    if not stat.S_ISREG(info.st_mode):
+        stream.close()
+        raise InputError("not a regular file", stage="read")
+    if info.st_size == 0:
+        stream.close()
+        raise CorruptMedia("the file is empty", stage="read")
+    return stream
+
+
 def _image_format(data: bytes) -> str:
     kind, fmt = sniff(data[:HEAD_BYTES])
-    if kind == "image":
-        return fmt
+    if kind != "image":
+        raise UnsupportedFormat(_unsupported_kind(kind, fmt), stage="read")
+    return fmt
+
+
+def _unsupported(path: Path) -> str:
+    return _unsupported_kind(*_sniff_file(path))
+
+
+def _unsupported_kind(kind: Kind, fmt: str) -> str:
     if kind in ("video", "audio"):
-        raise UnsupportedFormat(
-            f"{kind} ({fmt}) is not supported yet; nothing was written", stage="read"
-        )
-    raise UnsupportedFormat(
-        "not a supported image (its content matches no known format)", stage="read"
-    )
+        return f"{kind} ({fmt}) is not supported yet; nothing was written"
+    return "not a supported image (its content matches no known format)"
 
 
 def _check_output(path: Path, fmt: str, decoded: Decoded) -> None:

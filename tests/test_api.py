@@ -17,6 +17,7 @@ from unseen import config, errors
 PUBLIC = [
     "CorruptMedia",
     "FileResult",
+    "Finding",
     "InputError",
     "Inspection",
     "LimitExceeded",
@@ -27,10 +28,12 @@ PUBLIC = [
     "RunReport",
     "UnseenError",
     "UnsupportedFormat",
+    "Verification",
     "VerificationFailed",
     "__version__",
     "anonymize",
     "inspect",
+    "verify_file",
 ]
 
 
@@ -48,7 +51,16 @@ def test_public_names_are_exactly_the_curated_list() -> None:
 
 
 def test_public_functions_are_documented() -> None:
-    for name in ("anonymize", "inspect", "Options", "RunReport", "FileResult", "UnseenError"):
+    for name in (
+        "anonymize",
+        "inspect",
+        "verify_file",
+        "Options",
+        "RunReport",
+        "FileResult",
+        "Verification",
+        "UnseenError",
+    ):
         assert (getattr(unseen, name).__doc__ or "").strip(), name
 
 
@@ -118,6 +130,7 @@ def test_report_round_trips_through_json(mixed: Path, tmp_path: Path) -> None:
         "skipped": 0,
         "failed": 2,
         "faces_masked": faces,
+        "verified": 2,
     }
     assert faces >= 2
     assert report.ok is False

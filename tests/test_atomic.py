@@ -252,6 +252,7 @@ def test_rerun_with_skip_existing_finishes_an_interrupted_run(tmp_path: Path) ->
         "skipped": 2,
         "failed": 0,
         "faces_masked": data["summary"]["faces_masked"],
+        "verified": 1,
     }
     assert _leftovers(tmp_path) == []
 

@@ -90,7 +90,7 @@ def test_inputs_are_untouched(photos: dict[str, Any]) -> None:
 
 def test_report_describes_every_file(photos: dict[str, Any]) -> None:
     report = report_of(photos["out"])
-    assert report["schema"] == "unseen.report/1"
+    assert report["schema"] == "unseen.report/2"
     assert report["options"]["fill"] == "solid"
     assert report["summary"] == {
         "files": 3,
@@ -98,6 +98,7 @@ def test_report_describes_every_file(photos: dict[str, Any]) -> None:
         "skipped": 0,
         "failed": 0,
         "faces_masked": sum(f["faces_masked"] for f in report["files"]),
+        "verified": 3,
     }
     by_name = {Path(f["input"]).relative_to(photos["src"]).as_posix(): f for f in report["files"]}
     assert set(by_name) == set(photos["truth"])

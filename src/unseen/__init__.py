@@ -6,7 +6,7 @@
 
 __version__ = "0.1.0"
 
-from unseen.api import anonymize, inspect
+from unseen.api import anonymize, inspect, verify_file
 from unseen.config import Options
 from unseen.errors import (
     CorruptMedia,
@@ -18,11 +18,12 @@ from unseen.errors import (
     UnsupportedFormat,
     VerificationFailed,
 )
-from unseen.types import FileResult, Inspection, MaskRegion, RunReport
+from unseen.types import FileResult, Finding, Inspection, MaskRegion, RunReport, Verification
 
 __all__ = [
     "CorruptMedia",
     "FileResult",
+    "Finding",
     "InputError",
     "Inspection",
     "LimitExceeded",
@@ -33,8 +34,10 @@ __all__ = [
     "RunReport",
     "UnseenError",
     "UnsupportedFormat",
+    "Verification",
     "VerificationFailed",
     "__version__",
     "anonymize",
     "inspect",
+    "verify_file",
 ]

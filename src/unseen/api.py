@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from unseen import __version__
-from unseen.config import Options
+from unseen.config import VERIFY_RECOGNIZERS, Options
 from unseen.detect import Detector, detect_faces, get_detector
 from unseen.errors import (
     CorruptMedia,
@@ -39,7 +39,9 @@ from unseen.types import (
     MaskRegion,
     MetadataItem,
     RunReport,
+    Verification,
 )
+from unseen.verify import Attackers, load_attackers, verify_image
 
 # onnxruntime (1.32 on Linux) writes a persistent device id under ~/.cache and
 # a session file in the temporary folder as soon as it is imported, then sends
@@ -93,6 +95,7 @@ def anonymize(
                 stage="write",
             )
     passes = _passes(options)
+    attackers = load_attackers() if options.verify else None
 
     def rename(relative: Path) -> Path:
         if out_format is None:
@@ -102,7 +105,7 @@ def anonymize(
     jobs = claim_outputs(collect(list(inputs), out), rename)
     results: list[FileResult] = []
     for index, job in enumerate(jobs):
-        result = _protect(job, out, options, out_format, passes, force, skip_existing)
+        result = _protect(job, out, options, out_format, passes, attackers, force, skip_existing)
         results.append(result)
         if progress is not None:
             progress(index + 1, len(jobs), result)
@@ -125,6 +128,7 @@ def _protect(
     options: Options,
     out_format: str | None,
     passes: list[tuple[Detector, float, float]],
+    attackers: Attackers | None,
     force: bool,
     skip_existing: bool = False,
 ) -> FileResult:
@@ -145,7 +149,9 @@ def _protect(
         kind, _ = _sniff_file(job.source)
         if kind != "image":
             raise UnsupportedFormat(_unsupported(job.source), stage="read")
-        return _protect_image(job, target, options, out_format, passes, force, began)
+        return _protect_image(job, target, options, out_format, passes, attackers, force, began)
+    except VerificationFailed as exc:
+        return _failed(job, exc.reason, exc.stage, began, exc.verification)
     except UnseenError as exc:
         return _failed(job, exc.reason, exc.stage, began)
     except OSError as exc:
@@ -160,6 +166,7 @@ def _protect_image(
     options: Options,
     out_format: str | None,
     passes: list[tuple[Detector, float, float]],
+    attackers: Attackers | None,
     force: bool,
     began: float,
 ) -> FileResult:
@@ -172,11 +179,13 @@ def _protect_image(
         frames.append(masked)
         regions.extend(found)
     fmt_out = out_format or fmt
+    checked: list[Verification] = []
+
+    def check(path: Path) -> None:
+        checked.append(_check_output(path, fmt_out, decoded, regions, options, attackers))
+
     write_atomic(
-        target,
-        lambda stream: encode(decoded, frames, fmt_out, stream),
-        lambda path: _check_output(path, fmt_out, decoded),
-        force=force,
+        target, lambda stream: encode(decoded, frames, fmt_out, stream), check, force=force
     )
     removed = [f"{m.group}:{m.name}" for m in items if m.identifying or m.group == "ICC"] + [
         f"embedded:{e.kind}" for e in embedded
@@ -194,10 +203,17 @@ def _protect_image(
         removed=tuple(dict.fromkeys(removed)),
         notes=decoded.notes,
         seconds=time.monotonic() - began,
+        verification=checked[0],
     )
 
 
-def _failed(job: Job, reason: str, stage: str | None, began: float) -> FileResult:
+def _failed(
+    job: Job,
+    reason: str,
+    stage: str | None,
+    began: float,
+    verification: Verification | None = None,
+) -> FileResult:
     return FileResult(
         input=job.shown,
         output=None,
@@ -205,6 +221,7 @@ def _failed(job: Job, reason: str, stage: str | None, began: float) -> FileResul
         error=reason,
         stage=stage,
         seconds=time.monotonic() - began,
+        verification=verification,
     )
 
 
@@ -276,27 +293,56 @@ def _unsupported_kind(kind: Kind, fmt: str) -> str:
     return "not a supported image (its content matches no known format)"
 
 
-def _check_output(path: Path, fmt: str, decoded: Decoded) -> None:
-    """Read the written file back: it must decode to the same size and carry
-    no metadata and no embedded image."""
-    data = path.read_bytes()
-    kind, found = sniff(data[:HEAD_BYTES])
-    if (kind, found) != ("image", fmt):
-        raise VerificationFailed(f"the output is not a {fmt} file", stage="verify")
-    image = open_image(data, fmt)
-    items, embedded = read_metadata(data, image, fmt)
-    leftovers = [f"{m.group}:{m.name}" for m in items if m.identifying]
-    leftovers += [e.kind for e in embedded]
-    if leftovers:
-        raise VerificationFailed(
-            f"metadata survived in the output: {', '.join(leftovers)}", stage="verify"
-        )
-    if image.size != decoded.size:
-        raise VerificationFailed(f"the output is {image.size}, not {decoded.size}", stage="verify")
-    try:
-        image.load()
-    except Exception as exc:
-        raise VerificationFailed(f"the output does not decode ({exc})", stage="verify") from None
+def _check_output(
+    path: Path,
+    fmt: str,
+    decoded: Decoded,
+    regions: Sequence[MaskRegion],
+    options: Options,
+    attackers: Attackers | None,
+) -> Verification:
+    """Verify the written file (the check ``write_atomic`` runs before it
+    publishes it): raises :class:`VerificationFailed` naming every finding."""
+    verification = verify_image(path.read_bytes(), fmt, decoded, regions, options, attackers)
+    if not verification.passed:
+        raise VerificationFailed(verification.summary(), stage="verify", verification=verification)
+    return verification
+
+
+def verify_file(
+    protected: str | os.PathLike[str],
+    original: str | os.PathLike[str] | None = None,
+    *,
+    options: Options | None = None,
+    recognizers: Sequence[str] = VERIFY_RECOGNIZERS,
+) -> Verification:
+    """Attack ``protected``, whichever tool made it, and return what was found.
+
+    With ``original``, every face the detection profile finds in it is
+    attacked at the same place in ``protected`` (re-identification), and
+    any face visible elsewhere in ``protected`` fails (residual faces); the
+    two must have the same size. Alone, ``protected`` gets the checks that
+    need no original: residual faces and metadata. ``recognizers`` names the
+    attackers (``"sface"``, ``"dlib"``). Raises
+    :class:`~unseen.errors.UnseenError` for files it cannot read.
+
+    Example::
+
+        found = verify_file("safe/IMG_0042.jpg", "photos/IMG_0042.jpg")
+        print("pass" if found.passed else found.summary())
+    """
+    options = options or Options()
+    attackers = load_attackers(recognizers=recognizers)
+    data = _read(Path(protected), options)
+    source: Decoded | None = None
+    regions: list[MaskRegion] = []
+    if original is not None:
+        _, source, _, _ = _load(Path(original), options)
+        passes = _passes(options)
+        for index, frame in enumerate(source.frames):
+            dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes)
+            regions.extend(plan_masks(dets, options, *source.size, index))
+    return verify_image(data, _image_format(data), source, regions, options, attackers)
 
 
 def inspect(

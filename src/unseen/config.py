@@ -68,6 +68,17 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+#: Verification (README, "Verification"): detection passes run on a mirrored
+#: view of each output, as (detector, scale, threshold); stricter than the
+#: masking passes, because a hit here fails the file.
+VERIFY_PASSES: tuple[tuple[str, float, float], ...] = (("yunet", 1.0, 0.7),)
+#: Recognizers that attack every masked face ("dlib" is a second opinion on request).
+VERIFY_RECOGNIZERS: tuple[str, ...] = ("sface",)
+#: A face found on the output is taken to be a mask's outline, not a visible
+#: face, when at least this share of its box lies inside a masked area.
+RESIDUAL_INSIDE_MASK = 0.5
+
+
 @dataclass(frozen=True)
 class Options:
     """How files are protected. Every field has a safe default.
@@ -103,6 +114,9 @@ class Options:
     max_frames: int = MAX_FRAMES
     max_total_pixels: int = MAX_TOTAL_PIXELS
     max_file_bytes: int = MAX_FILE_BYTES
+    #: Attack every output before releasing it (residual faces, re-identification).
+    #: The metadata read-back runs either way.
+    verify: bool = True
 
     def __post_init__(self) -> None:
         if self.fill not in FILLS:

@@ -19,6 +19,10 @@ messages and exit codes.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from unseen.types import Verification
 
 
 class UnseenError(Exception):
@@ -62,4 +66,17 @@ class ModelMissing(UnseenError):
 
 
 class VerificationFailed(UnseenError):
-    """The output was produced but failed a check, so it was not released."""
+    """The output was produced but failed a check, so it was not released.
+
+    ``verification`` holds every finding, when the checks got that far."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        stage: str | None = None,
+        verification: Verification | None = None,
+    ) -> None:
+        super().__init__(reason, path=path, stage=stage)
+        self.verification = verification

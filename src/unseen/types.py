@@ -186,6 +186,8 @@ class FileResult:
     removed: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
+    #: The attacks run on the output before release (None: the file never got that far).
+    verification: Verification | None = None
 
     @property
     def faces(self) -> int:
@@ -206,6 +208,7 @@ class FileResult:
             "metadata_removed": list(self.removed),
             "notes": list(self.notes),
             "seconds": round(self.seconds, 3),
+            "verification": None if self.verification is None else self.verification.to_dict(),
         }
 
 
@@ -231,7 +234,7 @@ class RunReport:
         done = [f for f in self.files if f.status == "ok"]
         skipped = sum(f.status == "skipped" for f in self.files)
         return {
-            "schema": "unseen.report/1",
+            "schema": "unseen.report/2",
             "unseen_version": self.version,
             "started": self.started,
             "options": self.options,
@@ -241,6 +244,121 @@ class RunReport:
                 "skipped": skipped,
                 "failed": len(self.files) - len(done) - skipped,
                 "faces_masked": sum(f.faces for f in done),
+                "verified": sum(
+                    f.verification is not None and f.verification.complete for f in done
+                ),
             },
             "files": [f.to_dict() for f in self.files],
+        }
+
+
+# --- verification -------------------------------------------------------------------------
+
+#: What verification checks: the file itself (format, size, frames, decodes),
+#: metadata and embedded images left in it, faces left visible outside every
+#: mask, and faces a recognizer still matches under a mask.
+Check = Literal["file", "metadata", "residual-face", "reidentification"]
+CHECKS: tuple[Check, ...] = ("file", "metadata", "residual-face", "reidentification")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failed check: which, where (frame and box in output pixels, when it
+    has a place) and why, in words a user can act on."""
+
+    check: Check
+    detail: str
+    frame: int | None = None
+    box: tuple[int, int, int, int] | None = None
+
+    def __str__(self) -> str:
+        where = "" if self.frame is None else f" in frame {self.frame}"
+        if self.box is not None:
+            where += " at box {},{}-{},{}".format(*self.box)
+        return f"{self.check}{where}: {self.detail}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "frame": self.frame,
+            "box": None if self.box is None else list(self.box),
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class FaceScore:
+    """How one recognizer scored one face: the original against its mirror
+    image (what an unprotected copy scores) and against the protected output.
+    Similarities match at or above ``threshold``."""
+
+    frame: int
+    box: tuple[int, int, int, int]
+    recognizer: str
+    before: float
+    after: float
+    threshold: float
+
+    @property
+    def matched(self) -> bool:
+        return self.after >= self.threshold
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "frame": self.frame,
+            "box": list(self.box),
+            "recognizer": self.recognizer,
+            "before": round(self.before, 4),
+            "after": round(self.after, 4),
+            "threshold": self.threshold,
+            "matched": self.matched,
+        }
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The checks run on one output (or one frame of it), and what they found.
+
+    ``skipped`` names the checks that were not run (``--no-verify``, or no
+    original to compare with); a file passes when nothing was found.
+    """
+
+    findings: tuple[Finding, ...] = ()
+    faces: tuple[FaceScore, ...] = ()
+    skipped: tuple[Check, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+    @property
+    def complete(self) -> bool:
+        """Passed with every check run."""
+        return self.passed and not self.skipped
+
+    @classmethod
+    def combine(cls, parts: list[Verification], seconds: float = 0.0) -> Verification:
+        skipped = tuple(c for c in CHECKS if any(c in p.skipped for p in parts))
+        return cls(
+            tuple(f for p in parts for f in p.findings),
+            tuple(s for p in parts for s in p.faces),
+            skipped,
+            seconds,
+        )
+
+    def summary(self) -> str:
+        """One line: the first findings, and how many more."""
+        shown = "; ".join(str(f) for f in self.findings[:3])
+        more = len(self.findings) - 3
+        return shown + (f" (and {more} more)" if more > 0 else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "checks": [c for c in CHECKS if c not in self.skipped],
+            "skipped": list(self.skipped),
+            "findings": [f.to_dict() for f in self.findings],
+            "faces": [s.to_dict() for s in self.faces],
+            "seconds": round(self.seconds, 3),
         }

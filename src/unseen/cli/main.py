@@ -22,12 +22,21 @@ import click
 from unseen import __version__
 from unseen.api import anonymize as run_anonymize
 from unseen.api import inspect as run_inspect
-from unseen.config import FILLS, PROFILES, SHAPES, WEAK_FILLS, Options, ProfileName
-from unseen.errors import UnseenError
+from unseen.api import verify_file
+from unseen.config import (
+    FILLS,
+    PROFILES,
+    SHAPES,
+    VERIFY_RECOGNIZERS,
+    WEAK_FILLS,
+    Options,
+    ProfileName,
+)
+from unseen.errors import ModelMissing, UnseenError
 from unseen.media.image import FORMATS
 from unseen.output import write_atomic
 from unseen.paths import collect, display
-from unseen.types import FileResult, Inspection
+from unseen.types import FileResult, Inspection, Verification
 
 EXIT_FAILED, EXIT_USAGE, EXIT_START, EXIT_INTERRUPTED = 1, 2, 3, 130
 _DEFAULTS = Options()
@@ -133,6 +142,12 @@ def main() -> None:
     type=click.Path(path_type=Path),
     help="Where to write the JSON report [default: OUT/unseen-report-TIME.json].",
 )
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Do not attack the outputs before releasing them (residual faces, "
+    "re-identification). NOT RECOMMENDED: recorded in the report.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print errors and the summary only.")
 def anonymize(
     paths: tuple[str, ...],
@@ -146,6 +161,7 @@ def anonymize(
     fmt: str | None,
     frames: str,
     report_path: Path | None,
+    no_verify: bool,
     quiet: bool,
 ) -> None:
     """Write protected copies of PATHS (files or folders) under --out.
@@ -163,8 +179,15 @@ def anonymize(
         "threshold": threshold,
         "format": fmt,
         "frames": frames,
+        "verify": not no_verify,
     }
     options = Options(**settings)
+    if no_verify:
+        click.echo(
+            "WARNING: --no-verify: outputs will be released WITHOUT being attacked; a face "
+            "left visible or recognizable will not be caught. The report records this.",
+            err=True,
+        )
     if fill in WEAK_FILLS:
         click.echo(
             f"warning: --fill {fill} is reversible by published attacks; "
@@ -307,3 +330,75 @@ def _print_inspection(shown: str, found: Inspection, options: Options) -> None:
             size = f" {image.size[0]}x{image.size[1]}" if image.size else ""
             nbytes = f", {image.nbytes:,} bytes" if image.nbytes else ""
             click.echo(f"    {image.kind}{size}{nbytes}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option(
+    "--recognizer",
+    "recognizers",
+    multiple=True,
+    type=click.Choice(["sface", "dlib"]),
+    default=VERIFY_RECOGNIZERS,
+    show_default=True,
+    help="Face recognizer to attack with (repeat for several).",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(list(PROFILES)),
+    default=_DEFAULTS.profile,
+    show_default=True,
+    help="Detection profile that finds the faces in ORIGINAL.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def verify(
+    files: tuple[str, ...], recognizers: tuple[str, ...], profile: str, as_json: bool
+) -> None:
+    """Attack a protected image, whichever tool made it. Writes nothing.
+
+    \b
+    unseen verify ORIGINAL PROTECTED
+    unseen verify PROTECTED
+
+    With ORIGINAL, every face found in it is attacked at the same place in
+    PROTECTED: a face recognizer must no longer match it. Either way, a face
+    visible outside those places, or identifying metadata, fails. Exits 0
+    only when every check run passes.
+    """
+    if len(files) > 2:
+        raise click.UsageError("give ORIGINAL PROTECTED, or PROTECTED alone")
+    protected = files[-1]
+    original = files[0] if len(files) == 2 else None
+    options = Options(profile=cast(ProfileName, profile))
+    try:
+        found = verify_file(protected, original, options=options, recognizers=recognizers)
+    except ModelMissing as exc:
+        _error(None, str(exc))
+        sys.exit(EXIT_START)
+    except UnseenError as exc:
+        _error(exc.path or protected, str(exc))
+        sys.exit(EXIT_FAILED)
+    except OSError as exc:
+        _error(exc.filename or protected, exc.strerror or str(exc))
+        sys.exit(EXIT_FAILED)
+    if as_json:
+        click.echo(_json({"original": original, "protected": protected, **found.to_dict()}))
+    else:
+        _print_verification(protected, found)
+    sys.exit(0 if found.passed else EXIT_FAILED)
+
+
+def _print_verification(shown: str, found: Verification) -> None:
+    verdict = "PASS" if found.passed else f"FAIL ({len(found.findings)} finding(s))"
+    click.echo(f"{display(shown)}: {verdict}")
+    for finding in found.findings:
+        click.echo(f"  {display(str(finding))}")
+    for score in found.faces:
+        x1, y1, x2, y2 = score.box
+        click.echo(
+            f"  face at {x1},{y1}-{x2},{y2} frame {score.frame}: {score.recognizer} similarity "
+            f"{score.before:.2f} unprotected, {score.after:.2f} here (match at {score.threshold:g})"
+        )
+    for check in found.skipped:
+        reason = "no original given" if check == "reidentification" else "not run"
+        click.echo(f"  {check}: {reason}")

@@ -1,0 +1,20 @@
+"""Verification: every output is attacked before it is released.
+
+- :func:`verify_frame` attacks one frame (residual faces, re-identification);
+  video and animated images call it per frame.
+- :func:`verify_image` checks one image file's bytes: read-back (format,
+  size, metadata, embedded images), then every frame.
+- :func:`load_attackers` loads the detectors and recognizers once.
+"""
+
+from unseen.verify.faces import Attackers, load_attackers, verify_frame
+from unseen.verify.image import FACE_CHECKS, read_back, verify_image
+
+__all__ = [
+    "FACE_CHECKS",
+    "Attackers",
+    "load_attackers",
+    "read_back",
+    "verify_frame",
+    "verify_image",
+]

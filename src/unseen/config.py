@@ -77,6 +77,16 @@ VERIFY_RECOGNIZERS: tuple[str, ...] = ("sface",)
 #: A face found on the output is taken to be a mask's outline, not a visible
 #: face, when at least this share of its box lies inside a masked area.
 RESIDUAL_INSIDE_MASK = 0.5
+#: A masked face fails when the middle of it (the central STRUCTURE_CORE of its
+#: box, each way), reduced to STRUCTURE_GRID x STRUCTURE_GRID grey cells, still
+#: correlates with the original's at STRUCTURE_CORRELATION or more: blur and
+#: pixelation keep exactly this coarse structure, which attacks trained on
+#: blurred faces exploit. Cells varying by less than STRUCTURE_FLAT grey levels
+#: (a solid fill, after compression) carry no structure.
+STRUCTURE_CORE = 0.6
+STRUCTURE_GRID = 6
+STRUCTURE_CORRELATION = 0.5
+STRUCTURE_FLAT = 2.0
 
 
 @dataclass(frozen=True)

@@ -256,9 +256,16 @@ class RunReport:
 
 #: What verification checks: the file itself (format, size, frames, decodes),
 #: metadata and embedded images left in it, faces left visible outside every
-#: mask, and faces a recognizer still matches under a mask.
-Check = Literal["file", "metadata", "residual-face", "reidentification"]
-CHECKS: tuple[Check, ...] = ("file", "metadata", "residual-face", "reidentification")
+#: mask, faces a recognizer still matches under a mask, and masked faces that
+#: keep the original's coarse structure (blur, pixelation).
+Check = Literal["file", "metadata", "residual-face", "reidentification", "face-structure"]
+CHECKS: tuple[Check, ...] = (
+    "file",
+    "metadata",
+    "residual-face",
+    "reidentification",
+    "face-structure",
+)
 
 
 @dataclass(frozen=True)

@@ -400,5 +400,7 @@ def _print_verification(shown: str, found: Verification) -> None:
             f"{score.before:.2f} unprotected, {score.after:.2f} here (match at {score.threshold:g})"
         )
     for check in found.skipped:
-        reason = "no original given" if check == "reidentification" else "not run"
+        reason = (
+            "no original given" if check in ("reidentification", "face-structure") else "not run"
+        )
         click.echo(f"  {check}: {reason}")

@@ -12,8 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
-from unseen.config import RESIDUAL_INSIDE_MASK, VERIFY_PASSES, VERIFY_RECOGNIZERS
+from unseen.config import (
+    RESIDUAL_INSIDE_MASK,
+    STRUCTURE_CORE,
+    STRUCTURE_CORRELATION,
+    STRUCTURE_FLAT,
+    STRUCTURE_GRID,
+    VERIFY_PASSES,
+    VERIFY_RECOGNIZERS,
+)
 from unseen.detect import Detector, detect_faces, get_detector
 from unseen.types import Check, FaceScore, Finding, MaskRegion, Verification
 from unseen.verify.recognize import Recognizer, get_recognizer
@@ -56,6 +65,9 @@ def verify_frame(
     - **re-identification** (needs ``original``, same size): for every region,
       each recognizer aligns the face on ``original`` and compares it with the
       same patch of ``protected``; a match fails.
+    - **face structure** (needs ``original``): the face's pixels, reduced to
+      a coarse grid, must not correlate with the original's (what blur and
+      pixelation leave, and attacks trained on blurred faces use).
 
     ``regions`` are where faces were masked (or, to audit another tool's
     output, where faces are in the original), in frame pixels. Frames are
@@ -74,7 +86,7 @@ def verify_frame(
     scores: list[FaceScore] = []
     skipped: tuple[Check, ...] = ()
     if original is None:
-        skipped = ("reidentification",)
+        skipped = ("reidentification", "face-structure")
     elif original.shape[:2] != protected.shape[:2]:
         findings.append(
             Finding(
@@ -87,6 +99,18 @@ def verify_frame(
     else:
         source = np.ascontiguousarray(original[..., :3])
         for region in regions:
+            kept = structure(source, rgb, region.face)
+            if kept >= STRUCTURE_CORRELATION:
+                findings.append(
+                    Finding(
+                        "face-structure",
+                        f"the masked face keeps the original's coarse structure (correlation "
+                        f"{kept:.2f} on a {STRUCTURE_GRID}x{STRUCTURE_GRID} grid, limit "
+                        f"{STRUCTURE_CORRELATION:g}): blurred or pixelated, not destroyed",
+                        frame_index,
+                        region.box,
+                    )
+                )
             for recognizer in attackers.recognizers:
                 score = reidentify(recognizer, source, rgb, region)
                 scores.append(score)
@@ -146,6 +170,29 @@ def residual_faces(
                 )
             )
     return findings
+
+
+def structure(
+    original: Pixels, protected: Pixels, face: tuple[float, float, float, float]
+) -> float:
+    """Correlation of the middle of the face (eyes, nose, mouth: the central
+    ``STRUCTURE_CORE`` of its box, inside any mask) in both frames, each reduced
+    to a coarse grid of grey cells; 0 when either grid is flat (a solid fill)."""
+    height, width = original.shape[:2]
+    x1, y1, x2, y2 = face
+    dx, dy = (x2 - x1) * (1 - STRUCTURE_CORE) / 2, (y2 - y1) * (1 - STRUCTURE_CORE) / 2
+    left, top = max(0, int(x1 + dx)), max(0, int(y1 + dy))
+    right, bottom = min(width, int(np.ceil(x2 - dx))), min(height, int(np.ceil(y2 - dy)))
+    if right - left < 2 or bottom - top < 2:
+        return 0.0
+    cells = []
+    for frame in (original, protected):
+        grey = Image.fromarray(np.ascontiguousarray(frame[top:bottom, left:right])).convert("L")
+        small = grey.resize((STRUCTURE_GRID, STRUCTURE_GRID), Image.Resampling.BOX)
+        cells.append(np.asarray(small, np.float64).ravel())
+    if cells[1].std() < STRUCTURE_FLAT or cells[0].std() < STRUCTURE_FLAT:
+        return 0.0
+    return float(np.corrcoef(cells[0], cells[1])[0, 1])
 
 
 def reidentify(

@@ -15,7 +15,7 @@ from unseen.types import Check, Finding, MaskRegion, Verification
 from unseen.verify.faces import Attackers, verify_frame
 
 #: The checks that attack faces, skipped with ``--no-verify``.
-FACE_CHECKS: tuple[Check, ...] = ("residual-face", "reidentification")
+FACE_CHECKS: tuple[Check, ...] = ("residual-face", "reidentification", "face-structure")
 
 
 def read_back(data: bytes, fmt: str, size: tuple[int, int] | None) -> list[Finding]:

@@ -1,0 +1,259 @@
+"""Verification must be able to fail: each kind of leak is planted in an
+output, and the real checks must catch it and release nothing.
+
+Only the stage that would make the mistake is replaced (masking that skips a
+face, a fill that barely blurs, an encoder that writes a GPS tag or a
+thumbnail); the detectors, recognizers and metadata reader that catch it are
+the real ones.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from helpers import (
+    astronaut,
+    crowd,
+    encoded,
+    exif_segment,
+    exif_tiff,
+    report_of,
+    run_cli,
+    thumbnail_of,
+)
+from PIL import Image, ImageFilter
+
+import unseen
+import unseen.api
+import unseen.mask.apply
+from unseen.cli.main import main
+from unseen.types import Detections, MaskRegion
+from unseen.verify import load_attackers, verify_frame
+
+
+@pytest.fixture(scope="module")
+def attackers() -> Any:
+    return load_attackers()
+
+
+def _source(tmp_path: Path, image: Image.Image, name: str = "photo.jpg") -> Path:
+    src = tmp_path / "in"
+    src.mkdir(exist_ok=True)
+    path = src / name
+    path.write_bytes(encoded(image, "JPEG", quality=95))
+    return path
+
+
+def _released(out: Path) -> list[str]:
+    return sorted(p.name for p in out.rglob("*") if not p.name.startswith("unseen-report-"))
+
+
+def _light_blur(image: Image.Image) -> Image.Image:
+    return image.filter(ImageFilter.GaussianBlur(2))
+
+
+# --- the frame-level API -----------------------------------------------------------------
+
+
+def _region(box: tuple[int, int, int, int], face: tuple[int, int, int, int]) -> MaskRegion:
+    return MaskRegion(0, "box", box, tuple(float(v) for v in face), 0.9, "test")  # type: ignore[arg-type]
+
+
+def test_a_solid_mask_passes_and_the_unmasked_face_fails(attackers: Any) -> None:
+    original = np.asarray(astronaut(256))
+    face = (90, 27, 135, 90)
+    region = _region((70, 5, 155, 105), face)
+    masked = original.copy()
+    masked[5:105, 70:155] = 0
+    passed = verify_frame(original, masked, [region], 7, attackers=attackers)
+    assert passed.passed, passed.summary()
+    [score] = passed.faces
+    assert score.before > score.threshold > score.after
+    leaked = verify_frame(original, original, [region], 7, attackers=attackers)
+    assert [(f.check, f.frame, f.box) for f in leaked.findings] == [
+        ("face-structure", 7, region.box),
+        ("reidentification", 7, region.box),
+    ]
+    assert "sface still matches the face (similarity 1.00" in leaked.findings[1].detail
+
+
+def test_a_face_outside_every_region_is_a_residual_face(attackers: Any) -> None:
+    image, boxes = crowd(2, 96)
+    pixels = np.asarray(image)
+    # Only the first face is declared masked; the second is left as it is.
+    x1, y1, x2, y2 = boxes[0]
+    masked = pixels.copy()
+    masked[y1:y2, x1:x2] = 0
+    found = verify_frame(None, masked, [_region((x1, y1, x2, y2), boxes[0])], attackers=attackers)
+    [finding] = found.findings
+    assert finding.check == "residual-face"
+    assert finding.box is not None and finding.box[0] >= boxes[1][0] - 20
+    assert found.skipped == ("reidentification", "face-structure")
+
+
+def test_frames_of_different_sizes_cannot_pass(attackers: Any) -> None:
+    original = np.asarray(astronaut(256))
+    found = verify_frame(original, original[:200], [], attackers=attackers)
+    assert "faces cannot be compared" in found.summary()
+
+
+# --- anonymize: nothing is released when a check fails ------------------------------------
+
+
+def test_a_missed_face_is_caught_and_nothing_is_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image, boxes = crowd(3, 96)
+    src = _source(tmp_path, image, "group.png")
+    real = unseen.api.apply_masks
+
+    def skip_last(pixels: Any, dets: Detections, options: Any, frame: int = 0) -> Any:
+        rightmost = int(np.argmax(dets.boxes[:, 0]))
+        return real(pixels, dets.select(np.arange(len(dets)) != rightmost), options, frame)
+
+    monkeypatch.setattr(unseen.api, "apply_masks", skip_last)
+    report = unseen.anonymize([src], tmp_path / "out")
+    [result] = report.files
+    assert (result.status, result.stage, result.output) == ("failed", "verify", None)
+    assert "residual-face in frame 0 at box" in (result.error or "")
+    assert result.verification is not None
+    [finding] = [f for f in result.verification.findings if f.check == "residual-face"]
+    assert finding.box is not None and finding.box[0] >= boxes[2][0] - 20
+    assert _released(tmp_path / "out") == []
+
+
+def test_a_lightly_blurred_face_is_caught_and_nothing_is_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = _source(tmp_path, astronaut(256))
+
+    def light_blur(patch: Any, options: Any, rng: Any) -> Any:
+        out = patch.copy()
+        out[..., :3] = np.asarray(
+            _light_blur(Image.fromarray(np.ascontiguousarray(patch[..., :3])))
+        )
+        return out
+
+    monkeypatch.setattr(unseen.mask.apply, "_fill", light_blur)
+    # In this process, so that the planted fill is the one the command uses.
+    result = CliRunner().invoke(main, ["anonymize", str(src), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "photo.jpg: face-structure in frame 0 at box" in result.stderr
+    assert _released(tmp_path / "out") == []
+    [entry] = report_of(tmp_path / "out")["files"]
+    assert entry["stage"] == "verify"
+    assert [f["check"] for f in entry["verification"]["findings"]] == ["face-structure"]
+    # SFace alone scores this 45-pixel-wide face just under its match threshold:
+    # the structure check is what catches a light blur at this size.
+    assert entry["verification"]["faces"][0]["after"] > 0.3
+
+
+def _planting(monkeypatch: pytest.MonkeyPatch, segment: bytes) -> None:
+    """An encoder that writes the protected JPEG, plus ``segment`` after SOI."""
+    real = unseen.api.encode
+
+    def leaky(decoded: Any, frames: Any, fmt: str, stream: Any) -> None:
+        buffer = io.BytesIO()
+        real(decoded, frames, fmt, buffer)
+        data = buffer.getvalue()
+        stream.write(data[:2] + segment + data[2:])
+
+    monkeypatch.setattr(unseen.api, "encode", leaky)
+
+
+@pytest.mark.parametrize(
+    ("segment", "expected"),
+    [
+        (exif_segment(exif_tiff()), "EXIF:GPS:GPSLatitude"),
+        (
+            exif_segment(exif_tiff(identifying=False, thumbnail=thumbnail_of(astronaut(256)))),
+            "EXIF thumbnail",
+        ),
+    ],
+    ids=["gps", "thumbnail"],
+)
+def test_leftover_metadata_is_caught_and_nothing_is_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, segment: bytes, expected: str
+) -> None:
+    src = _source(tmp_path, astronaut(128))
+    _planting(monkeypatch, segment)
+    report = unseen.anonymize([src], tmp_path / "out")
+    [result] = report.files
+    assert (result.status, result.stage) == ("failed", "verify")
+    assert result.verification is not None
+    [finding] = result.verification.findings
+    assert finding.check == "metadata" and expected in finding.detail
+    assert _released(tmp_path / "out") == []
+
+
+def test_released_outputs_carry_their_verification(tmp_path: Path) -> None:
+    src = _source(tmp_path, astronaut(256))
+    [result] = unseen.anonymize([src], tmp_path / "out").files
+    assert result.status == "ok"
+    assert result.verification is not None and result.verification.complete
+    assert [s.recognizer for s in result.verification.faces] == ["sface"]
+
+
+def test_no_verify_is_loud_and_recorded(tmp_path: Path) -> None:
+    src = _source(tmp_path, astronaut(128))
+    proc = run_cli("anonymize", src, "--out", tmp_path / "out", "--no-verify")
+    assert proc.returncode == 0
+    assert "WARNING: --no-verify" in proc.stderr
+    report = report_of(tmp_path / "out")
+    assert report["options"]["verify"] is False
+    assert report["summary"]["verified"] == 0
+    [entry] = report["files"]
+    assert entry["verification"]["skipped"] == [
+        "residual-face",
+        "reidentification",
+        "face-structure",
+    ]
+    assert entry["verification"]["checks"] == ["file", "metadata"]
+
+
+# --- unseen verify ------------------------------------------------------------------------
+
+
+def test_verify_passes_unseen_output_and_fails_a_light_blur(tmp_path: Path) -> None:
+    image = astronaut(512)
+    original = _source(tmp_path, image)
+    out = tmp_path / "out"
+    assert run_cli("anonymize", original, "--out", out).returncode == 0
+    ok = run_cli("verify", original, out / "photo.jpg")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "PASS" in ok.stdout
+    blurred = tmp_path / "blurred.png"
+    blurred.write_bytes(encoded(_light_blur(image), "PNG"))
+    caught = run_cli("verify", original, blurred, "--json")
+    assert caught.returncode == 1
+    found = json.loads(caught.stdout)
+    assert found["passed"] is False
+    # At 90 pixels wide, SFace still matches the lightly blurred face.
+    assert {f["check"] for f in found["findings"]} == {"face-structure", "reidentification"}
+
+
+def test_verify_alone_finds_a_visible_face_and_metadata(tmp_path: Path) -> None:
+    image = astronaut(256)
+    leaky = tmp_path / "leaky.jpg"
+    data = encoded(image, "JPEG", quality=90)
+    leaky.write_bytes(data[:2] + exif_segment(exif_tiff()) + data[2:])
+    proc = run_cli("verify", leaky)
+    assert proc.returncode == 1
+    assert "residual-face in frame 0" in proc.stdout
+    assert "metadata: metadata survived" in proc.stdout and "GPS" in proc.stdout
+    assert "reidentification: no original given" in proc.stdout
+    assert "face-structure: no original given" in proc.stdout
+
+
+def test_verify_names_an_unreadable_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"")
+    proc = run_cli("verify", bad)
+    assert proc.returncode == 1
+    assert "bad.jpg" in proc.stderr and "empty" in proc.stderr

@@ -215,6 +215,8 @@ def test_no_verify_is_loud_and_recorded(tmp_path: Path) -> None:
         "face-structure",
     ]
     assert entry["verification"]["checks"] == ["file", "metadata"]
+    [page] = (tmp_path / "out").glob("unseen-report-*.html")
+    assert "Verification was switched off (--no-verify)" in page.read_text("utf-8")
 
 
 # --- unseen verify ------------------------------------------------------------------------
@@ -257,3 +259,52 @@ def test_verify_names_an_unreadable_file(tmp_path: Path) -> None:
     proc = run_cli("verify", bad)
     assert proc.returncode == 1
     assert "bad.jpg" in proc.stderr and "empty" in proc.stderr
+
+
+# --- the HTML report ----------------------------------------------------------------------
+
+
+def test_the_html_report_shows_every_file_and_face_and_fetches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image, _ = crowd(3, 96)
+    group = _source(tmp_path, image, "group.png")
+    leaky = _source(tmp_path, astronaut(128), "leaky.jpg")
+    real = unseen.api.encode
+
+    def gps_for_leaky(decoded: Any, frames: Any, fmt: str, stream: Any) -> None:
+        buffer = io.BytesIO()
+        real(decoded, frames, fmt, buffer)
+        data = buffer.getvalue()
+        extra = exif_segment(exif_tiff()) if fmt == "JPEG" else b""
+        stream.write(data[:2] + extra + data[2:])
+
+    monkeypatch.setattr(unseen.api, "encode", gps_for_leaky)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["anonymize", str(group), str(leaky), "--out", str(out)])
+    assert result.exit_code == 1
+    [page] = out.glob("unseen-report-*.html")
+    [data] = out.glob("unseen-report-*.json")
+    assert page.stem == data.stem
+    html = page.read_text("utf-8")
+    assert "group.png" in html and "leaky.jpg" in html
+    assert "metadata: metadata survived" in html and "GPS" in html
+    # One before/after pair per masked face, against the threshold line.
+    report = json.loads(data.read_text("utf-8"))
+    faces = sum(len(f["verification"]["faces"]) for f in report["files"] if f["verification"])
+    assert faces >= 3
+    assert html.count("<circle") == 2 * faces
+    assert "match at 0.363" in html
+    # Self-contained: nothing to run, nothing to fetch, no pixels.
+    assert "default-src 'none'" in html
+    for forbidden in (
+        "<script",
+        "src=",
+        "href=",
+        "url(",
+        "@import",
+        "data:image",
+        "base64",
+        "<img",
+    ):
+        assert forbidden not in html.lower(), forbidden

@@ -10,12 +10,13 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 import click
 
@@ -36,6 +37,7 @@ from unseen.errors import ModelMissing, UnseenError
 from unseen.media.image import FORMATS
 from unseen.output import write_atomic
 from unseen.paths import collect, display
+from unseen.report import render_html
 from unseen.types import FileResult, Inspection, Verification
 
 EXIT_FAILED, EXIT_USAGE, EXIT_START, EXIT_INTERRUPTED = 1, 2, 3, 130
@@ -59,10 +61,21 @@ def _free_report_path(out_dir: Path) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = out_dir / f"unseen-report-{stamp}.json"
     number = 2
-    while os.path.lexists(path):
+    while os.path.lexists(path) or os.path.lexists(_html_path(path)):
         path = out_dir / f"unseen-report-{stamp}-{number}.json"
         number += 1
     return path
+
+
+def _write(content: bytes, stream: BinaryIO) -> None:
+    stream.write(content)
+
+
+def _html_path(report_path: Path) -> Path:
+    """The HTML report next to the JSON one: same name, ``.html``."""
+    if report_path.suffix == ".html":
+        return report_path.with_name(report_path.name + ".html")
+    return report_path.with_suffix(".html")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -140,7 +153,8 @@ def main() -> None:
     "--report",
     "report_path",
     type=click.Path(path_type=Path),
-    help="Where to write the JSON report [default: OUT/unseen-report-TIME.json].",
+    help="Where to write the JSON report [default: OUT/unseen-report-TIME.json]; "
+    "the HTML report goes next to it, with the suffix .html.",
 )
 @click.option(
     "--no-verify",
@@ -231,16 +245,20 @@ def anonymize(
     # A default report never replaces another run's, even one from the same second.
     replace = force and report_path is not None
     report_path = report_path or _free_report_path(out_dir)
-    text = _json(report.to_dict()) + "\n"
-    try:
-        write_atomic(
-            report_path, lambda s: s.write(text.encode("utf-8")), lambda p: None, force=replace
-        )
-    except (UnseenError, OSError) as exc:
-        cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
-        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
-        _error(str(report_path), f"cannot write the report: {reason}")
-        sys.exit(EXIT_FAILED)
+    html_path = _html_path(report_path)
+    pages = (
+        (report_path, (_json(report.to_dict()) + "\n").encode("utf-8")),
+        # Names that are not valid UTF-8 become \udcXX escapes, as in the JSON.
+        (html_path, render_html(report).encode("utf-8", "backslashreplace")),
+    )
+    for path, content in pages:
+        try:
+            write_atomic(path, functools.partial(_write, content), lambda p: None, force=replace)
+        except (UnseenError, OSError) as exc:
+            cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+            reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+            _error(str(path), f"cannot write the report: {reason}")
+            sys.exit(EXIT_FAILED)
     summary = report.to_dict()["summary"]
     skipped = f"{summary['skipped']} skipped, " if skip_existing else ""
     click.echo(
@@ -251,6 +269,7 @@ def anonymize(
     if not quiet:
         click.echo(f"outputs: {display(str(out_dir))}")
         click.echo(f"report:  {display(str(report_path))}")
+        click.echo(f"         {display(str(html_path))}")
     sys.exit(0 if report.ok else EXIT_FAILED)
 
 

@@ -1,0 +1,178 @@
+"""The HTML report: one run, for people to read in a browser.
+
+One self-contained page: inline styles and inline SVG, no scripts, and a
+content security policy that forbids fetching anything. Like the JSON report
+it holds names, boxes and scores, never pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from unseen.types import FaceScore, FileResult, RunReport
+
+_STYLE = """
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f2f2f2; }
+.pass { color: #17622e; font-weight: bold; }
+.fail { color: #a4161a; font-weight: bold; }
+.warn { background: #fff3cd; border: 2px solid #a4161a; padding: 0.8em; font-weight: bold; }
+.file { border-top: 1px solid #ccc; padding-top: 0.8em; }
+code { font-size: 0.95em; }
+svg text { font: 11px system-ui, sans-serif; }
+"""
+
+#: The plot's vertical range: similarities from -0.5 (unlike) to 1 (identical).
+_LOW, _HIGH = -0.5, 1.0
+
+
+def render_html(report: RunReport) -> str:
+    """The run as one HTML page (a string)."""
+    data = report.to_dict()
+    summary = data["summary"]
+    verify = report.options.get("verify", True)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta http-equiv="Content-Security-Policy" '
+        "content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        f"<title>unseen report {escape(report.started)}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        "<h1>unseen report</h1>",
+        f"<p>Run started {escape(report.started)}, unseen {escape(report.version)}, "
+        f"profile <code>{escape(str(report.options.get('profile')))}</code>, "
+        f"fill <code>{escape(str(report.options.get('fill')))}</code>.</p>",
+    ]
+    if not verify:
+        parts.append(
+            '<p class="warn">Verification was switched off (--no-verify): these outputs were '
+            "released without being attacked. A face left visible or recognizable was not "
+            "looked for.</p>"
+        )
+    parts.append(
+        _table(
+            ["files", "protected", "skipped", "failed", "faces masked", "verified"],
+            [
+                [
+                    str(summary[k])
+                    for k in ("files", "processed", "skipped", "failed", "faces_masked", "verified")
+                ]
+            ],
+        )
+    )
+    parts.append("<h2>Files</h2>")
+    parts.append(
+        _table(
+            ["input", "result", "faces masked", "verification"],
+            [_row(f) for f in report.files],
+            raw=True,
+        )
+    )
+    scored = [f for f in report.files if f.verification is not None and f.verification.faces]
+    if scored:
+        parts.append("<h2>Faces: similarity before and after</h2>")
+        parts.append(
+            "<p>For each masked face, a recognizer compares the original face with its own "
+            "mirror image (<b>before</b>: what an unprotected copy scores) and with the same "
+            "place in the output (<b>after</b>). At or above the dashed line the recognizer "
+            "calls it the same person, and the file is not released.</p>"
+        )
+        for result in scored:
+            assert result.verification is not None
+            parts.append(f'<div class="file"><h3>{escape(result.input)}</h3>')
+            recognizers = dict.fromkeys(s.recognizer for s in result.verification.faces)
+            for name in recognizers:
+                scores = [s for s in result.verification.faces if s.recognizer == name]
+                parts.append(_plot(name, scores))
+            parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _row(result: FileResult) -> list[str]:
+    if result.status == "ok":
+        status = '<span class="pass">protected</span>'
+        if result.output:
+            status += f"<br><code>{escape(result.output)}</code>"
+    elif result.status == "skipped":
+        status = "skipped (output already there)"
+    else:
+        status = f'<span class="fail">failed</span> ({escape(result.stage or "")})'
+        if result.error and (result.verification is None or result.verification.passed):
+            status += f"<br>{escape(result.error)}"
+    verification = result.verification
+    if verification is None:
+        checked = "not verified"
+    else:
+        verdict = '<span class="pass">pass</span>' if verification.passed else ""
+        if not verification.passed:
+            verdict = f'<span class="fail">{len(verification.findings)} finding(s)</span>'
+        lines = [verdict]
+        lines += [escape(str(f)) for f in verification.findings]
+        if verification.skipped:
+            lines.append("not run: " + ", ".join(verification.skipped))
+        checked = "<br>".join(lines)
+    return [escape(result.input), status, str(result.faces), checked]
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], raw: bool = False) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{c if raw else escape(c)}</td>" for c in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _plot(recognizer: str, scores: Sequence[FaceScore]) -> str:
+    """Before and after for each face, one column per face, against the threshold."""
+    step, left, top, height = 46, 44, 14, 150
+    width = max(380, left + step * len(scores) + 16)
+
+    def y(value: float) -> float:
+        clipped = min(_HIGH, max(_LOW, value))
+        return top + (_HIGH - clipped) / (_HIGH - _LOW) * height
+
+    threshold = scores[0].threshold
+    items = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{top + height + 34}" '
+        f'role="img" aria-label="{escape(recognizer)} similarity before and after">',
+        f'<text x="2" y="{top - 3}">{escape(recognizer)}</text>',
+    ]
+    for tick in (-0.5, 0.0, 0.5, 1.0):
+        items.append(
+            f'<line x1="{left}" x2="{width - 8}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
+            'stroke="#e4e4e4"/>'
+            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:g}</text>'
+        )
+    items.append(
+        f'<line x1="{left}" x2="{width - 8}" y1="{y(threshold):.1f}" y2="{y(threshold):.1f}" '
+        'stroke="#a4161a" stroke-dasharray="5,3"/>'
+        f'<text x="{width - 8}" y="{y(threshold) - 3:.1f}" text-anchor="end" fill="#a4161a">'
+        f"match at {threshold:g}</text>"
+    )
+    for index, score in enumerate(scores):
+        x = left + step * index + step / 2
+        colour = "#a4161a" if score.matched else "#17622e"
+        x1, y1, x2, y2 = score.box
+        label = (
+            f"frame {score.frame}, box {x1},{y1}-{x2},{y2}: "
+            f"before {score.before:.2f}, after {score.after:.2f}"
+        )
+        items.append(
+            f"<g><title>{escape(label)}</title>"
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y(score.before):.1f}" '
+            f'y2="{y(score.after):.1f}" stroke="#999"/>'
+            f'<circle cx="{x:.1f}" cy="{y(score.before):.1f}" r="4" fill="#888"/>'
+            f'<circle cx="{x:.1f}" cy="{y(score.after):.1f}" r="5" fill="{colour}"/>'
+            f'<text x="{x:.1f}" y="{top + height + 16}" text-anchor="middle">{index + 1}</text>'
+            "</g>"
+        )
+    items.append(
+        f'<text x="{left}" y="{top + height + 30}">face number; grey: before, '
+        "green: after (no match), red: after (match)</text></svg>"
+    )
+    return "".join(items)

@@ -3,7 +3,7 @@ protect them with the `unseen` command, and show what changed.
 
 Everything is written under demo-output/ in the repository (git-ignored):
   demo-output/input/      the samples, full of metadata a phone would write
-  demo-output/protected/  unseen's outputs and its JSON report
+  demo-output/protected/  unseen's outputs and its JSON and HTML reports
 """
 
 from __future__ import annotations
@@ -93,10 +93,14 @@ def main() -> int:
     done = subprocess.run(command, check=False)
     print("\n$ unseen inspect --no-faces demo-output/protected/astronaut.jpg   (after)")
     subprocess.run([UNSEEN, "inspect", "--no-faces", PROTECTED / "astronaut.jpg"], check=False)
+    print("\n$ unseen verify demo-output/input/astronaut.jpg demo-output/protected/astronaut.jpg")
+    pair = [INPUT / "astronaut.jpg", PROTECTED / "astronaut.jpg"]
+    subprocess.run([UNSEEN, "verify", *pair], check=False)
     reports = sorted(PROTECTED.glob("unseen-report-*.json"))
     print(f"\nprotected copies: {PROTECTED}")
     if reports:
         print(f"report:           {reports[-1]}")
+        print(f"readable report:  {reports[-1].with_suffix('.html')}")
     return done.returncode
 
 

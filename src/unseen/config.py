@@ -71,9 +71,12 @@ PROFILES: dict[str, Profile] = {
 #: Verification (README, "Verification"): detection passes run on a mirrored
 #: view of each output, as (detector, scale, threshold); stricter than the
 #: masking passes, because a hit here fails the file.
-VERIFY_PASSES: tuple[tuple[str, float, float], ...] = (("yunet", 1.0, 0.7),)
+VERIFY_PASSES: tuple[tuple[str, float, float], ...] = (("yunet", 1.0, 0.75),)
 #: Recognizers that attack every masked face ("dlib" is a second opinion on request).
 VERIFY_RECOGNIZERS: tuple[str, ...] = ("sface",)
+#: A masked face is re-identified only when the output scores above what the
+#: same place painted solid scores (the surroundings alone) by more than this.
+REID_CONTEXT_MARGIN = 0.1
 #: A face found on the output is taken to be a mask's outline, not a visible
 #: face, when at least this share of its box lies inside a masked area.
 RESIDUAL_INSIDE_MASK = 0.5

@@ -296,19 +296,26 @@ class Finding:
 @dataclass(frozen=True)
 class FaceScore:
     """How one recognizer scored one face: the original against its mirror
-    image (what an unprotected copy scores) and against the protected output.
-    Similarities match at or above ``threshold``."""
+    image (``before``: what an unprotected copy scores), against the
+    protected output (``after``), and against the original with the mask
+    area painted solid (``context``: what the surroundings alone give).
+
+    A match is ``after`` at or above ``threshold`` and above ``context`` by
+    more than ``margin``: a recognizer that matches a solid mask as well, on
+    the hair and background around it, learns nothing from the mask area."""
 
     frame: int
     box: tuple[int, int, int, int]
     recognizer: str
     before: float
     after: float
+    context: float
     threshold: float
+    margin: float
 
     @property
     def matched(self) -> bool:
-        return self.after >= self.threshold
+        return self.after >= self.threshold and self.after > self.context + self.margin
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -317,7 +324,9 @@ class FaceScore:
             "recognizer": self.recognizer,
             "before": round(self.before, 4),
             "after": round(self.after, 4),
+            "context": round(self.context, 4),
             "threshold": self.threshold,
+            "margin": self.margin,
             "matched": self.matched,
         }
 

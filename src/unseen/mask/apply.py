@@ -42,7 +42,8 @@ def mask_box(
     )
 
 
-def _shape_mask(box: tuple[int, int, int, int], shape: str) -> npt.NDArray[np.bool_]:
+def shape_mask(box: tuple[int, int, int, int], shape: str) -> npt.NDArray[np.bool_]:
+    """The pixels of ``box`` (its own coordinates) that a mask of ``shape`` paints."""
     x1, y1, x2, y2 = box
     w, h = x2 - x1, y2 - y1
     if shape == "box":
@@ -103,7 +104,7 @@ def apply_masks(
     rng = np.random.default_rng()
     for region in regions:
         x1, y1, x2, y2 = region.box
-        inside = _shape_mask(region.box, options.shape)
+        inside = shape_mask(region.box, options.shape)
         filled = _fill(pixels[y1:y2, x1:x2], options, rng)
         target = out[y1:y2, x1:x2]
         target[inside] = filled[inside]

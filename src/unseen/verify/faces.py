@@ -15,6 +15,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from unseen.config import (
+    REID_CONTEXT_MARGIN,
     RESIDUAL_INSIDE_MASK,
     STRUCTURE_CORE,
     STRUCTURE_CORRELATION,
@@ -24,10 +25,13 @@ from unseen.config import (
     VERIFY_RECOGNIZERS,
 )
 from unseen.detect import Detector, detect_faces, get_detector
+from unseen.mask.apply import shape_mask
 from unseen.types import Check, FaceScore, Finding, MaskRegion, Verification
-from unseen.verify.recognize import Recognizer, get_recognizer
+from unseen.verify.recognize import Recognizer, get_recognizer, grown
 
 Pixels = npt.NDArray[np.uint8]
+#: Re-identification looks at the face grown by this much of its size on every side.
+_WINDOW = 1.0
 
 
 @dataclass(frozen=True)
@@ -120,8 +124,9 @@ def verify_frame(
                     findings.append(
                         Finding(
                             "reidentification",
-                            f"{recognizer.name} still matches the face "
-                            f"(similarity {score.after:.2f}, match at {score.threshold:g})",
+                            f"{recognizer.name} still matches the face (similarity "
+                            f"{score.after:.2f}, match at {score.threshold:g}; "
+                            f"{score.context:.2f} with the place painted solid)",
                             frame_index,
                             region.box,
                         )
@@ -202,10 +207,34 @@ def reidentify(
 ) -> FaceScore:
     """How ``recognizer`` scores the face of ``region``: the original against
     its mirror image (before), and against the protected patch (after)."""
-    chip, attacked = recognizer.chips(original, protected, region.face)
-    reference, mirrored, seen = recognizer.embed(
-        [chip, np.ascontiguousarray(chip[:, ::-1]), attacked]
+    # Everything happens in a window around the face: the aligned patch never
+    # reaches further, and a 12-megapixel frame is not copied once per face.
+    height, width = original.shape[:2]
+    left, top, right, bottom = grown(region.face, width, height, _WINDOW)
+    x1, y1, x2, y2 = region.box
+    face = region.face
+    local = (face[0] - left, face[1] - top, face[2] - left, face[3] - top)
+    source = original[top:bottom, left:right]
+    painted = source.copy()
+    inside = shape_mask(region.box, region.shape)
+    sx1, sy1 = max(x1, left), max(y1, top)
+    sx2, sy2 = min(x2, right), min(y2, bottom)
+    painted[sy1 - top : sy2 - top, sx1 - left : sx2 - left][
+        inside[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1]
+    ] = 0
+    chip, attacked, surroundings = recognizer.chips(
+        source, [protected[top:bottom, left:right], painted], local
     )
-    before = recognizer.similarity(reference, mirrored)
-    after = recognizer.similarity(reference, seen)
-    return FaceScore(region.frame, region.box, recognizer.name, before, after, recognizer.threshold)
+    reference, mirrored, seen, context = recognizer.embed(
+        [chip, np.ascontiguousarray(chip[:, ::-1]), attacked, surroundings]
+    )
+    return FaceScore(
+        region.frame,
+        region.box,
+        recognizer.name,
+        recognizer.similarity(reference, mirrored),
+        recognizer.similarity(reference, seen),
+        recognizer.similarity(reference, context),
+        recognizer.threshold,
+        REID_CONTEXT_MARGIN,
+    )

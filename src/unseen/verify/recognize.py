@@ -34,8 +34,8 @@ class Recognizer(Protocol):
     name: str
     threshold: float
 
-    def chips(self, original: RGB, protected: RGB, face: Box) -> tuple[RGB, RGB]:
-        """The face aligned on ``original``, and the same patch of ``protected``."""
+    def chips(self, original: RGB, others: Sequence[RGB], face: Box) -> list[RGB]:
+        """The face aligned on ``original``, then the same patch of each of ``others``."""
         ...
 
     def embed(self, chips: Sequence[RGB]) -> Vectors:
@@ -66,7 +66,8 @@ def get_recognizer(name: str) -> Recognizer:
     return factory()
 
 
-def _grown(face: Box, width: int, height: int, margin: float) -> tuple[int, int, int, int]:
+def grown(face: Box, width: int, height: int, margin: float) -> tuple[int, int, int, int]:
+    """``face`` grown by ``margin`` of its size on every side, in whole pixels, clipped."""
     x1, y1, x2, y2 = face
     dx, dy = (x2 - x1) * margin, (y2 - y1) * margin
     return (
@@ -114,7 +115,7 @@ class SFace:
         ``rgb`` coordinates. Where YuNet finds no face there, the landmarks
         are placed where they sit on an average frontal face."""
         height, width = rgb.shape[:2]
-        x1, y1, x2, y2 = _grown(face, width, height, self._SEARCH_MARGIN)
+        x1, y1, x2, y2 = grown(face, width, height, self._SEARCH_MARGIN)
         patch = rgb[y1:y2, x1:x2]
         factor = max(1.0, self._SEARCH_SIDE / max(1, max(patch.shape[:2])))
         size = (max(8, round(patch.shape[1] * factor)), max(8, round(patch.shape[0] * factor)))
@@ -137,15 +138,14 @@ class SFace:
         points = [v for mx, my in marks for v in (fx1 + mx * w, fy1 + my * h)]
         return np.array([fx1, fy1, w, h, *points, 0.0], np.float32)
 
-    def chips(self, original: RGB, protected: RGB, face: Box) -> tuple[RGB, RGB]:
+    def chips(self, original: RGB, others: Sequence[RGB], face: Box) -> list[RGB]:
         row = self._row(original, face)
-        cut = [
+        return [
             np.asarray(
                 self._aligner.alignCrop(np.ascontiguousarray(image[..., ::-1]), row), np.uint8
             )
-            for image in (original, protected)
+            for image in (original, *others)
         ]
-        return cut[0], cut[1]
 
     def embed(self, chips: Sequence[RGB]) -> Vectors:
         batch = np.stack([chip.astype(np.float32).transpose(2, 0, 1) for chip in chips])
@@ -188,20 +188,19 @@ class DlibResNet:
         self._shapes = dlib.shape_predictor(str(shapes))
         self._net = dlib.face_recognition_model_v1(str(resnet))
 
-    def chips(self, original: RGB, protected: RGB, face: Box) -> tuple[RGB, RGB]:
+    def chips(self, original: RGB, others: Sequence[RGB], face: Box) -> list[RGB]:
         x1, y1, x2, y2 = (round(v) for v in face)
         original = np.ascontiguousarray(original)
         shape = self._shapes(original, self._dlib.rectangle(x1, y1, x2, y2))
-        cut = [
+        return [
             np.asarray(
                 self._dlib.get_face_chip(
                     np.ascontiguousarray(image), shape, size=self._CHIP, padding=self._PADDING
                 ),
                 np.uint8,
             )
-            for image in (original, protected)
+            for image in (original, *others)
         ]
-        return cut[0], cut[1]
 
     def embed(self, chips: Sequence[RGB]) -> Vectors:
         return np.array(

@@ -160,8 +160,8 @@ def _plot(recognizer: str, scores: Sequence[FaceScore]) -> str:
         x1, y1, x2, y2 = score.box
         label = (
             f"frame {score.frame}, box {x1},{y1}-{x2},{y2}: "
-            f"before {score.before:.2f}, after {score.after:.2f}, "
-            f"mask area painted solid {score.context:.2f}"
+            f"before {score.before:.2f}, after {score.after:.2f}"
+            + ("" if score.context is None else f", mask area painted solid {score.context:.2f}")
         )
         items.append(
             f"<g><title>{escape(label)}</title>"

@@ -298,7 +298,8 @@ class FaceScore:
     """How one recognizer scored one face: the original against its mirror
     image (``before``: what an unprotected copy scores), against the
     protected output (``after``), and against the original with the mask
-    area painted solid (``context``: what the surroundings alone give).
+    area painted solid (``context``: what the surroundings alone give;
+    computed only when ``after`` reaches the threshold, else None).
 
     A match is ``after`` at or above ``threshold`` and above ``context`` by
     more than ``margin``: a recognizer that matches a solid mask as well, on
@@ -309,13 +310,15 @@ class FaceScore:
     recognizer: str
     before: float
     after: float
-    context: float
+    context: float | None
     threshold: float
     margin: float
 
     @property
     def matched(self) -> bool:
-        return self.after >= self.threshold and self.after > self.context + self.margin
+        if self.after < self.threshold:
+            return False
+        return self.context is None or self.after > self.context + self.margin
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -324,7 +327,7 @@ class FaceScore:
             "recognizer": self.recognizer,
             "before": round(self.before, 4),
             "after": round(self.after, 4),
-            "context": round(self.context, 4),
+            "context": None if self.context is None else round(self.context, 4),
             "threshold": self.threshold,
             "margin": self.margin,
             "matched": self.matched,

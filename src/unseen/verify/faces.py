@@ -126,7 +126,7 @@ def verify_frame(
                             "reidentification",
                             f"{recognizer.name} still matches the face (similarity "
                             f"{score.after:.2f}, match at {score.threshold:g}; "
-                            f"{score.context:.2f} with the place painted solid)",
+                            f"{score.context or 0:.2f} with the place painted solid)",
                             frame_index,
                             region.box,
                         )
@@ -206,7 +206,9 @@ def reidentify(
     recognizer: Recognizer, original: Pixels, protected: Pixels, region: MaskRegion
 ) -> FaceScore:
     """How ``recognizer`` scores the face of ``region``: the original against
-    its mirror image (before), and against the protected patch (after)."""
+    its mirror image (before), against the protected patch (after) and, only
+    when that reaches the threshold, against the original with the mask area
+    painted solid (context)."""
     # Everything happens in a window around the face: the aligned patch never
     # reaches further, and a 12-megapixel frame is not copied once per face.
     height, width = original.shape[:2]
@@ -225,16 +227,21 @@ def reidentify(
     chip, attacked, surroundings = recognizer.chips(
         source, [protected[top:bottom, left:right], painted], local
     )
-    reference, mirrored, seen, context = recognizer.embed(
-        [chip, np.ascontiguousarray(chip[:, ::-1]), attacked, surroundings]
+    reference, mirrored, seen = recognizer.embed(
+        [chip, np.ascontiguousarray(chip[:, ::-1]), attacked]
     )
+    after = recognizer.similarity(reference, seen)
+    context = None
+    if after >= recognizer.threshold:
+        [alone] = recognizer.embed([surroundings])
+        context = recognizer.similarity(reference, alone)
     return FaceScore(
         region.frame,
         region.box,
         recognizer.name,
         recognizer.similarity(reference, mirrored),
-        recognizer.similarity(reference, seen),
-        recognizer.similarity(reference, context),
+        after,
+        context,
         recognizer.threshold,
         REID_CONTEXT_MARGIN,
     )

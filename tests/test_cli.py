@@ -213,9 +213,9 @@ def test_format_option_converts_and_changes_the_suffix(
     )
     assert proc.returncode == 0, proc.stderr
     output = (tmp_path / "out" / source).with_suffix(suffix)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.suffix != ".json") == [
-        output.name
-    ]
+    assert sorted(
+        p.name for p in (tmp_path / "out").iterdir() if p.suffix not in (".json", ".html")
+    ) == [output.name]
     assert sniff(output.read_bytes()[:64]) == ("image", detected)
     [entry] = report_of(tmp_path / "out")["files"]
     assert entry["format"] == detected
@@ -258,6 +258,8 @@ def test_explicit_report_path(tmp_path: Path) -> None:
     assert json.loads(report.read_text())["summary"]["processed"] == 1
     assert f"report:  {report}" in proc.stdout
     assert list((tmp_path / "o").glob("*.json")) == []
+    assert f"         {report.with_suffix('.html')}" in proc.stdout
+    assert "<!DOCTYPE html>" in report.with_suffix(".html").read_text("utf-8")
 
 
 def test_inspect_lists_metadata_by_group_and_the_thumbnail(tmp_path: Path) -> None:

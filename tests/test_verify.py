@@ -200,6 +200,17 @@ def test_released_outputs_carry_their_verification(tmp_path: Path) -> None:
     assert [s.recognizer for s in result.verification.faces] == ["sface"]
 
 
+def test_a_weak_fill_chosen_knowingly_skips_only_the_structure_check(tmp_path: Path) -> None:
+    src = _source(tmp_path, astronaut(256))
+    options = unseen.Options(fill="pixelate")
+    [result] = unseen.anonymize([src], tmp_path / "out", options=options).files
+    assert result.verification is not None
+    assert result.verification.skipped == ("face-structure",)
+    # SFace still attacks the pixelated face; here it does not match it.
+    assert result.status == "ok", result.error
+    assert [s.recognizer for s in result.verification.faces] == ["sface"]
+
+
 def test_no_verify_is_loud_and_recorded(tmp_path: Path) -> None:
     src = _source(tmp_path, astronaut(128))
     proc = run_cli("anonymize", src, "--out", tmp_path / "out", "--no-verify")

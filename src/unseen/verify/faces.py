@@ -61,6 +61,7 @@ def verify_frame(
     frame_index: int = 0,
     *,
     attackers: Attackers | None = None,
+    structure_check: bool = True,
 ) -> Verification:
     """Attack one protected frame.
 
@@ -77,6 +78,8 @@ def verify_frame(
     output, where faces are in the original), in frame pixels. Frames are
     H x W x 3 or 4 uint8; neither is modified. ``attackers`` defaults to
     :func:`load_attackers` (models are loaded once per process either way).
+    ``structure_check`` false skips the face-structure check (for a fill that
+    keeps structure by design, chosen knowingly).
 
     Example::
 
@@ -90,7 +93,7 @@ def verify_frame(
     rgb = np.ascontiguousarray(protected[..., :3])
     findings = residual_faces(rgb, regions, frame_index, attackers.passes)
     scores: list[FaceScore] = []
-    skipped: tuple[Check, ...] = ()
+    skipped: tuple[Check, ...] = () if structure_check else ("face-structure",)
     if original is None:
         skipped = ("reidentification", "face-structure")
     elif original.shape[:2] != protected.shape[:2]:
@@ -105,7 +108,7 @@ def verify_frame(
     else:
         source = np.ascontiguousarray(original[..., :3])
         for region in regions:
-            kept = structure(source, rgb, region.face)
+            kept = structure(source, rgb, region.face) if structure_check else 0.0
             if kept >= STRUCTURE_CORRELATION:
                 findings.append(
                     Finding(

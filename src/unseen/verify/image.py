@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from unseen.config import Options
+from unseen.config import WEAK_FILLS, Options
 from unseen.errors import UnseenError
 from unseen.media.image import Decoded, decode
 from unseen.media.sniff import HEAD_BYTES, sniff
@@ -54,7 +54,9 @@ def verify_image(
     ``original`` (decoded, upright) enables re-identification and the size
     and frame checks; ``regions`` are where faces were masked (or where they
     are in the original). Without ``attackers`` only the file and metadata
-    are checked, and the face checks are reported as skipped.
+    are checked, and the face checks are reported as skipped. With a weak
+    fill (``--fill blur`` or ``pixelate``, chosen despite the warning) the
+    face-structure check, which such fills fail by design, is skipped.
     """
     began = time.monotonic()
     findings = read_back(data, fmt, None if original is None else original.size)
@@ -83,5 +85,14 @@ def verify_image(
         if original is not None and index < len(original.frames):
             source = original.frames[index]
         here = [r for r in regions if r.frame == index]
-        parts.append(verify_frame(source, frame, here, index, attackers=attackers))
+        parts.append(
+            verify_frame(
+                source,
+                frame,
+                here,
+                index,
+                attackers=attackers,
+                structure_check=options.fill not in WEAK_FILLS,
+            )
+        )
     return Verification.combine(parts, time.monotonic() - began)

@@ -74,6 +74,11 @@ PROFILES: dict[str, Profile] = {
 VERIFY_PASSES: tuple[tuple[str, float, float], ...] = (("yunet", 1.0, 0.75),)
 #: Recognizers that attack every masked face ("dlib" is a second opinion on request).
 VERIFY_RECOGNIZERS: tuple[str, ...] = ("sface",)
+#: Faces shorter than this (pixels, face box) are not attacked by the
+#: recognizers nor the structure check: at that size SFace scored masked
+#: faces (solid or noise) up to 0.59, above its match threshold, in the tests'
+#: media; such faces are left to the residual-face check.
+REID_MIN_FACE = 32
 #: A masked face is re-identified only when the output scores above what the
 #: same place painted solid scores (the surroundings alone) by more than this:
 #: on faces of 20 pixels, lossy encoding alone moved SFace's score by 0.12.

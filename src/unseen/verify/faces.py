@@ -16,6 +16,7 @@ from PIL import Image
 
 from unseen.config import (
     REID_CONTEXT_MARGIN,
+    REID_MIN_FACE,
     RESIDUAL_INSIDE_MASK,
     STRUCTURE_CORE,
     STRUCTURE_CORRELATION,
@@ -74,6 +75,9 @@ def verify_frame(
       a coarse grid, must not correlate with the original's (what blur and
       pixelation leave, and attacks trained on blurred faces use).
 
+    Faces shorter than ``REID_MIN_FACE`` pixels get neither of the last two
+    (recognizers are unreliable there); they get no ``FaceScore``.
+
     ``regions`` are where faces were masked (or, to audit another tool's
     output, where faces are in the original), in frame pixels. Frames are
     H x W x 3 or 4 uint8; neither is modified. ``attackers`` defaults to
@@ -108,6 +112,8 @@ def verify_frame(
     else:
         source = np.ascontiguousarray(original[..., :3])
         for region in regions:
+            if region.face[3] - region.face[1] < REID_MIN_FACE:
+                continue
             kept = structure(source, rgb, region.face) if structure_check else 0.0
             if kept >= STRUCTURE_CORRELATION:
                 findings.append(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -22,7 +23,7 @@ import click
 from unseen import __version__
 from unseen.api import anonymize as run_anonymize
 from unseen.api import inspect as run_inspect
-from unseen.config import FILLS, PROFILES, SHAPES, WEAK_FILLS, Options, ProfileName
+from unseen.config import AUDIO, FILLS, PROFILES, SHAPES, WEAK_FILLS, Options, ProfileName
 from unseen.errors import UnseenError
 from unseen.media.image import FORMATS
 from unseen.output import write_atomic
@@ -128,6 +129,14 @@ def main() -> None:
     help="Animated images: protect all frames or keep the first.",
 )
 @click.option(
+    "--audio",
+    type=click.Choice(AUDIO),
+    default=_DEFAULTS.audio,
+    show_default=True,
+    help="Videos: keep the sound (re-encoded; voices and what is said are NOT "
+    "anonymized yet) or drop it.",
+)
+@click.option(
     "--report",
     "report_path",
     type=click.Path(path_type=Path),
@@ -145,6 +154,7 @@ def anonymize(
     threshold: float | None,
     fmt: str | None,
     frames: str,
+    audio: str,
     report_path: Path | None,
     quiet: bool,
 ) -> None:
@@ -163,6 +173,7 @@ def anonymize(
         "threshold": threshold,
         "format": fmt,
         "frames": frames,
+        "audio": audio,
     }
     options = Options(**settings)
     if fill in WEAK_FILLS:
@@ -192,6 +203,7 @@ def anonymize(
             force=force,
             skip_existing=skip_existing,
             progress=progress,
+            frame_progress=None if bar is None else _VideoProgress(),
         )
     except KeyboardInterrupt:
         click.echo("\ninterrupted: no partial output was left behind", err=True)
@@ -229,6 +241,22 @@ def anonymize(
         click.echo(f"outputs: {display(str(out_dir))}")
         click.echo(f"report:  {display(str(report_path))}")
     sys.exit(0 if report.ok else EXIT_FAILED)
+
+
+class _VideoProgress:
+    """One line on stderr for the video being protected: frames done and time left."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+
+    def __call__(self, shown: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        began = self.started.setdefault(shown, now)
+        left = (now - began) / done * (total - done) if done else 0.0
+        minutes, seconds = divmod(round(left), 60)
+        line = f"{display(shown)}: frame {done}/{total}, {minutes}:{seconds:02d} left"
+        end = "\n" if done >= total else ""
+        click.echo(f"\r\x1b[K{line}{end}", nl=False, err=True)
 
 
 @main.command()

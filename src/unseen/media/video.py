@@ -45,7 +45,7 @@ QUEUE_FRAMES = 4
 #: A video whose frames stop this much before the duration its container
 #: declares is taken as truncated (Matroska and WebM declare no frame count).
 TRUNCATED_SECONDS = 0.5
-#: Output codecs by container: (muxer, video codec, its options, audio codec).
+#: By output container: (video codec, its options, audio codec).
 _X264 = {"preset": "veryfast", "crf": "20"}
 _CONTAINERS: dict[str, tuple[str, dict[str, str], str]] = {
     "mp4": ("libx264", _X264, "aac"),
@@ -133,9 +133,7 @@ def plan(path: Path, muxer: str, options: Options, keep_audio: bool) -> Plan:
 def _plan(
     container: av.container.InputContainer, muxer: str, options: Options, keep_audio: bool
 ) -> Plan:
-    if not container.streams.video:
-        raise CorruptMedia("the file holds no video stream", stage="read")
-    video = container.streams.video[0]
+    video = _video(container)
     ctx = video.codec_context
     width, height = ctx.width, ctx.height
     if width <= 0 or height <= 0:
@@ -215,7 +213,7 @@ def _transcode(
     progress: Callable[[int], None] | None,
 ) -> int:
     pipe = _Pipe()
-    vin = container.streams.video[0]
+    vin = _video(container)
     ain = container.streams.audio[0] if plan.audio else None
     vin.thread_type = "AUTO"
     if vin.time_base is None:
@@ -317,10 +315,18 @@ def _structural(key: str, value: str) -> bool:
     return allowed is None or value in allowed
 
 
+def _video(container: av.container.InputContainer) -> VideoStream:
+    """The first video stream that is not a cover picture."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    raise CorruptMedia("the file holds no video stream", stage="read")
+
+
 def _turns(container: av.container.InputContainer) -> int:
     """Quarter turns counterclockwise that make the first frame upright."""
     try:
-        first = next(container.decode(container.streams.video[0]), None)
+        first = next(container.decode(_video(container)), None)
     except av.FFmpegError as exc:
         raise CorruptMedia(f"cannot decode the video: {_reason(exc)}", stage="decode") from None
     if first is None:
@@ -336,7 +342,7 @@ def _decode(
     audio: AudioTransform | None,
     pipe: _Pipe,
 ) -> None:
-    video = container.streams.video[0]
+    video = _video(container)
     sound = container.streams.audio[0] if plan.audio else None
     resampler = None
     samples = 0

@@ -5,7 +5,11 @@ closed with nothing written."""
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -265,3 +269,24 @@ def test_sound_goes_through_the_audio_stage(
     with av.open(str(tmp_path / "out" / "clip.mkv")) as container:
         sound = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1)
     assert np.abs(sound).max() < 1e-3
+
+
+def test_ctrl_c_on_the_command_line_leaves_nothing(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", frames=150)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "unseen", "anonymize", str(clip.path), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(out.glob(".unseen-*/output")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "finished before it could be interrupted"
+    time.sleep(0.3)  # well into the video
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "no partial output" in stderr and "Traceback" not in stderr
+    assert not out.exists() or list(out.iterdir()) == []

@@ -55,7 +55,6 @@ T = TypeVar("T")
 @dataclass
 class _Track:
     id: int
-    first: int
     last: int
     box: Box
     velocity: Box
@@ -136,7 +135,7 @@ class Tracker(Generic[T]):
             if track is None:
                 track = self._start(index, box, float(score), source)
             else:
-                self._continue(track, index, box, float(score))
+                self._continue(track, index, box, float(score), source)
             self._add(held, track, box, float(score), source)
         for track in list(self._alive):
             if track.last == index:
@@ -176,7 +175,7 @@ class Tracker(Generic[T]):
         return matched
 
     def _start(self, index: int, box: Box, score: float, source: str) -> _Track:
-        track = _Track(self._next_id, index, index, box, np.zeros(4), score, source)
+        track = _Track(self._next_id, index, box, np.zeros(4), score, source)
         self._next_id += 1
         self._alive.append(track)
         # The face was probably there already: mask it in the held frames before.
@@ -185,7 +184,7 @@ class Tracker(Generic[T]):
                 self._add(held, track, _grow(box, GROWTH * (index - held.index)), 0.0, TRACKED)
         return track
 
-    def _continue(self, track: _Track, index: int, box: Box, score: float) -> None:
+    def _continue(self, track: _Track, index: int, box: Box, score: float, source: str) -> None:
         steps = index - track.last
         # Bridge the gap on the straight path between the two detections.
         for held in self._held:
@@ -198,7 +197,7 @@ class Tracker(Generic[T]):
         track.box, track.last = box, index
         track.detected += 1
         if score > track.score:
-            track.score = score
+            track.score, track.source = score, source
 
     def _add(self, held: _Held[T], track: _Track, box: Box, score: float, source: str) -> None:
         previous = held.faces.get(track.id)

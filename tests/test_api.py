@@ -150,7 +150,13 @@ def test_every_report_field_is_documented(mixed: Path, tmp_path: Path) -> None:
 
 def test_every_limit_is_documented() -> None:
     doc = (REPO / "docs" / "limits.md").read_text()
-    for name in ("max_pixels", "max_frames", "max_total_pixels", "max_file_bytes"):
+    for name in (
+        "max_pixels",
+        "max_frames",
+        "max_total_pixels",
+        "max_file_bytes",
+        "max_video_pixels",
+    ):
         default = getattr(config.Options(), name)
         assert f"`{name}`" in doc, name
         assert f"{default:,}" in doc, (name, default)

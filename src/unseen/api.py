@@ -6,7 +6,7 @@ import dataclasses
 import os
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -27,11 +27,13 @@ from unseen.errors import (
     VerificationFailed,
 )
 from unseen.mask import apply_masks, plan_masks
+from unseen.media import video
 from unseen.media.image import FORMATS, Decoded, check_format, decode, encode
 from unseen.media.sniff import HEAD_BYTES, Kind, sniff
 from unseen.metadata.read import open_image, read_metadata
 from unseen.output import write_atomic
 from unseen.paths import Job, claim_outputs, collect
+from unseen.track import Tracker, mask_video
 from unseen.types import (
     EmbeddedImage,
     FileResult,
@@ -51,6 +53,8 @@ from unseen.verify import Attackers, load_attackers, verify_image
 os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 Progress = Callable[[int, int, FileResult], None]
+#: Progress within one video: the input as shown, frames done, frames expected.
+FrameProgress = Callable[[str, int, int], None]
 
 
 def anonymize(
@@ -61,6 +65,7 @@ def anonymize(
     force: bool = False,
     skip_existing: bool = False,
     progress: Progress | None = None,
+    frame_progress: FrameProgress | None = None,
 ) -> RunReport:
     """Protect every image in ``inputs`` (files or folders, recursively),
     writing clean copies under ``out_dir`` with the same relative names.
@@ -105,15 +110,19 @@ def anonymize(
     jobs = claim_outputs(collect(list(inputs), out), rename)
     results: list[FileResult] = []
     for index, job in enumerate(jobs):
-        result = _protect(job, out, options, out_format, passes, attackers, force, skip_existing)
+        result = _protect(
+            job, out, options, out_format, passes, attackers, force, skip_existing, frame_progress
+        )
         results.append(result)
         if progress is not None:
             progress(index + 1, len(jobs), result)
     return RunReport(__version__, started, _jsonable(options), tuple(results))
 
 
-def _passes(options: Options) -> list[tuple[Detector, float, float]]:
-    return [(get_detector(name), scale, threshold) for name, scale, threshold in options.passes()]
+def _passes(options: Options, video: bool = False) -> list[tuple[Detector, float, float]]:
+    return [
+        (get_detector(name), scale, threshold) for name, scale, threshold in options.passes(video)
+    ]
 
 
 def _jsonable(options: Options) -> dict[str, object]:
@@ -131,6 +140,7 @@ def _protect(
     attackers: Attackers | None,
     force: bool,
     skip_existing: bool = False,
+    frame_progress: FrameProgress | None = None,
 ) -> FileResult:
     began = time.monotonic()
     target = out / job.relative
@@ -146,7 +156,11 @@ def _protect(
                 status="skipped",
                 seconds=time.monotonic() - began,
             )
-        kind, _ = _sniff_file(job.source)
+        kind, fmt = _sniff_file(job.source)
+        if kind == "video":
+            # --format is for images: a video keeps its container and name.
+            target = out / job.relative.with_suffix(job.source.suffix)
+            return _protect_video(job, target, fmt, options, force, began, frame_progress)
         if kind != "image":
             raise UnsupportedFormat(_unsupported(job.source), stage="read")
         return _protect_image(job, target, options, out_format, passes, attackers, force, began)
@@ -205,6 +219,55 @@ def _protect_image(
         seconds=time.monotonic() - began,
         verification=checked[0],
     )
+
+
+def _protect_video(
+    job: Job,
+    target: Path,
+    fmt: str,
+    options: Options,
+    force: bool,
+    began: float,
+    frame_progress: FrameProgress | None,
+) -> FileResult:
+    with _open_regular(job.source) as stream:
+        muxer = video.muxer_for(fmt, stream.read(HEAD_BYTES), job.source.suffix)
+    plan = video.plan(job.source, muxer, options, keep_audio=options.audio == "keep")
+    tracker: Tracker[video.Picture] = Tracker()
+    passes = _passes(options, video=True)
+    written = 0
+
+    def write(stream: BinaryIO) -> None:
+        nonlocal written
+
+        def stage(pictures: Iterator[video.Picture]) -> Iterator[video.Picture]:
+            return mask_video(pictures, passes, options, tracker)
+
+        def done(frames: int) -> None:
+            if frame_progress is not None:
+                frame_progress(job.shown, frames, max(frames, plan.expected_frames))
+
+        # The voice stage plugs in here: an AudioTransform for kept sound.
+        audio = _same_samples if plan.audio else None
+        written = video.transcode(job.source, stream, plan, stage, audio, done)
+
+    write_atomic(target, write, lambda path: video.check_output(path, plan, written), force=force)
+    return FileResult(
+        input=job.shown,
+        output=os.fspath(target),
+        status="ok",
+        format=muxer,
+        size=plan.size,
+        frames=written,
+        tracks=tracker.tracks,
+        removed=plan.removed,
+        seconds=time.monotonic() - began,
+    )
+
+
+def _same_samples(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Sound kept as it is (re-encoded): until the voice stage exists."""
+    return samples
 
 
 def _failed(
@@ -290,7 +353,7 @@ def _unsupported(path: Path) -> str:
 def _unsupported_kind(kind: Kind, fmt: str) -> str:
     if kind in ("video", "audio"):
         return f"{kind} ({fmt}) is not supported yet; nothing was written"
-    return "not a supported image (its content matches no known format)"
+    return "not a supported image or video (its content matches no known format)"
 
 
 def _check_output(

@@ -13,11 +13,13 @@ Fill = Literal["solid", "noise", "pixelate", "blur"]
 Shape = Literal["ellipse", "box"]
 Frames = Literal["all", "first"]
 ProfileName = Literal["fast", "default", "thorough"]
+Audio = Literal["keep", "drop"]
 
 FILLS: tuple[Fill, ...] = ("solid", "noise", "pixelate", "blur")
 #: Fills that leave information a published attack can recover. Never the default.
 WEAK_FILLS: frozenset[str] = frozenset({"pixelate", "blur"})
 SHAPES: tuple[Shape, ...] = ("ellipse", "box")
+AUDIO: tuple[Audio, ...] = ("keep", "drop")
 
 #: Largest image accepted, in pixels per frame (decompression-bomb guard).
 MAX_PIXELS = 120_000_000
@@ -26,6 +28,10 @@ MAX_FRAMES = 2_000
 MAX_TOTAL_PIXELS = 600_000_000
 #: Largest input file accepted, in bytes.
 MAX_FILE_BYTES = 1 << 30
+#: Largest video frame accepted, in pixels (4096 x 2160, cinema 4K). Videos are
+#: streamed, so their length and file size are not limited, but a few frames
+#: are held at once for tracking.
+MAX_VIDEO_PIXELS = 4096 * 2160
 
 #: Largest tile the detector sees at once, in pixels per side. Larger images
 #: are cut into overlapping tiles at full resolution, so memory stays bounded
@@ -48,14 +54,20 @@ class Profile:
     enlarged textures fool detectors more often."""
 
     passes: tuple[tuple[str, float, float], ...]
+    #: The passes run on every video frame, when they differ: tracking across
+    #: frames recovers what a lighter search misses in one (README, Video).
+    video: tuple[tuple[str, float, float], ...] | None = None
 
 
 #: Tuned on a third of widerface-dev; measured figures for each profile are
 #: in the README (bench/faces.py, all 300 images).
 PROFILES: dict[str, Profile] = {
-    "fast": Profile(passes=(("centerface", 1.0, 0.15), ("yunet", 1.0, 0.5))),
+    "fast": Profile(
+        passes=(("centerface", 1.0, 0.15), ("yunet", 1.0, 0.5)), video=(("yunet", 1.0, 0.5),)
+    ),
     "default": Profile(
-        passes=(("centerface", 1.0, 0.1), ("centerface", 2.0, 0.15), ("yunet", 1.0, 0.75))
+        passes=(("centerface", 1.0, 0.1), ("centerface", 2.0, 0.15), ("yunet", 1.0, 0.75)),
+        video=(("yunet", 1.0, 0.3), ("centerface", 0.5, 0.1)),
     ),
     "thorough": Profile(
         passes=(
@@ -128,11 +140,15 @@ class Options:
     format: str | None = None
     #: Animated images: protect every frame ("all") or keep only the first.
     frames: Frames = "all"
+    #: Videos: keep the sound (re-encoded, not yet anonymized: voices can
+    #: identify people) or drop it.
+    audio: Audio = "keep"
     #: Resource limits (see docs/limits.md).
     max_pixels: int = MAX_PIXELS
     max_frames: int = MAX_FRAMES
     max_total_pixels: int = MAX_TOTAL_PIXELS
     max_file_bytes: int = MAX_FILE_BYTES
+    max_video_pixels: int = MAX_VIDEO_PIXELS
     #: Attack every output before releasing it (residual faces, re-identification).
     #: The metadata read-back runs either way.
     verify: bool = True
@@ -150,7 +166,15 @@ class Options:
             raise ValueError(f"margins must lie between 0 and 2, not {self.margin}")
         if any(not 0 <= c <= 255 for c in self.color):
             raise ValueError(f"colour components must lie between 0 and 255, not {self.color}")
-        for name in ("max_pixels", "max_frames", "max_total_pixels", "max_file_bytes"):
+        if self.audio not in AUDIO:
+            raise ValueError(f"audio must be one of {', '.join(AUDIO)}, not {self.audio!r}")
+        for name in (
+            "max_pixels",
+            "max_frames",
+            "max_total_pixels",
+            "max_file_bytes",
+            "max_video_pixels",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 
@@ -158,9 +182,12 @@ class Options:
         """The threshold of each pass, by the label its detections carry."""
         return {pass_label(name, scale): t for name, scale, t in self.passes()}
 
-    def passes(self) -> tuple[tuple[str, float, float], ...]:
-        """``(detector name, scale, threshold)`` for each detection pass."""
+    def passes(self, video: bool = False) -> tuple[tuple[str, float, float], ...]:
+        """``(detector name, scale, threshold)`` for each detection pass (on
+        video frames when ``video``)."""
+        profile = PROFILES[self.profile]
+        chosen = profile.video if video and profile.video is not None else profile.passes
         return tuple(
             (name, scale, threshold if self.threshold is None else self.threshold)
-            for name, scale, threshold in PROFILES[self.profile].passes
+            for name, scale, threshold in chosen
         )

@@ -96,6 +96,37 @@ class MaskRegion:
 
 
 @dataclass(frozen=True)
+class TrackSummary:
+    """One face followed through a video, and the frames where it was masked."""
+
+    id: int
+    #: First and last frame masked (frame numbers from 0, in display order).
+    first_frame: int
+    last_frame: int
+    #: Frames masked, and among them frames where a detector found the face
+    #: (the others were bridged or extended by the tracker).
+    frames_masked: int
+    frames_detected: int
+    #: Union of every face box masked, (x1, y1, x2, y2) in output pixels, before margins.
+    face_extent: tuple[float, float, float, float]
+    #: Best detector score, and the detector that gave it.
+    score: float
+    detector: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+            "frames_masked": self.frames_masked,
+            "frames_detected": self.frames_detected,
+            "face_extent": list(self.face_extent),
+            "score": round(self.score, 4),
+            "detector": self.detector,
+        }
+
+
+@dataclass(frozen=True)
 class MetadataItem:
     """One piece of non-pixel content found in a file."""
 
@@ -182,6 +213,8 @@ class FileResult:
     size: tuple[int, int] | None = None
     frames: int = 0
     regions: tuple[MaskRegion, ...] = ()
+    #: Videos: each face followed through the frames (``regions`` is then empty).
+    tracks: tuple[TrackSummary, ...] = ()
     #: "group:name" of each metadata item and embedded image removed (never values).
     removed: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -191,7 +224,7 @@ class FileResult:
 
     @property
     def faces(self) -> int:
-        return len(self.regions)
+        return len(self.regions) + len(self.tracks)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -205,6 +238,7 @@ class FileResult:
             "frames": self.frames,
             "faces_masked": self.faces,
             "regions": [r.to_dict() for r in self.regions],
+            "tracks": [t.to_dict() for t in self.tracks],
             "metadata_removed": list(self.removed),
             "notes": list(self.notes),
             "seconds": round(self.seconds, 3),

@@ -14,6 +14,7 @@ import functools
 import json
 import os
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -25,6 +26,7 @@ from unseen.api import anonymize as run_anonymize
 from unseen.api import inspect as run_inspect
 from unseen.api import verify_file
 from unseen.config import (
+    AUDIO,
     FILLS,
     PROFILES,
     SHAPES,
@@ -150,6 +152,14 @@ def main() -> None:
     help="Animated images: protect all frames or keep the first.",
 )
 @click.option(
+    "--audio",
+    type=click.Choice(AUDIO),
+    default=_DEFAULTS.audio,
+    show_default=True,
+    help="Videos: keep the sound (re-encoded; voices and what is said are NOT "
+    "anonymized yet) or drop it.",
+)
+@click.option(
     "--report",
     "report_path",
     type=click.Path(path_type=Path),
@@ -174,6 +184,7 @@ def anonymize(
     threshold: float | None,
     fmt: str | None,
     frames: str,
+    audio: str,
     report_path: Path | None,
     no_verify: bool,
     quiet: bool,
@@ -193,6 +204,7 @@ def anonymize(
         "threshold": threshold,
         "format": fmt,
         "frames": frames,
+        "audio": audio,
         "verify": not no_verify,
     }
     options = Options(**settings)
@@ -229,6 +241,7 @@ def anonymize(
             force=force,
             skip_existing=skip_existing,
             progress=progress,
+            frame_progress=None if bar is None else _VideoProgress(),
         )
     except KeyboardInterrupt:
         click.echo("\ninterrupted: no partial output was left behind", err=True)
@@ -271,6 +284,22 @@ def anonymize(
         click.echo(f"report:  {display(str(report_path))}")
         click.echo(f"         {display(str(html_path))}")
     sys.exit(0 if report.ok else EXIT_FAILED)
+
+
+class _VideoProgress:
+    """One line on stderr for the video being protected: frames done and time left."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+
+    def __call__(self, shown: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        began = self.started.setdefault(shown, now)
+        left = (now - began) / done * (total - done) if done else 0.0
+        minutes, seconds = divmod(round(left), 60)
+        line = f"{display(shown)}: frame {done}/{total}, {minutes}:{seconds:02d} left"
+        end = "\n" if done >= total else ""
+        click.echo(f"\r\x1b[K{line}{end}", nl=False, err=True)
 
 
 @main.command()

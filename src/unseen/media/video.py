@@ -1,0 +1,499 @@
+"""Video files through PyAV (FFmpeg's libraries): streamed decode, a frame
+stage and an audio stage in between, encode, and a check of the result.
+
+Only pixels and samples cross from the input to the output: the output is a
+new container holding one video stream and, unless dropped, one audio stream,
+with no container or stream tags, chapters, cover art, subtitles, data or
+attachment streams. Each frame keeps its timestamp (variable frame rates
+survive), frames are turned upright (rotation applied to the pixels, so
+detectors see faces upright too) and the pixel aspect ratio is kept.
+
+Three threads overlap the work, joined by bounded queues so that memory
+stays flat however long the video: decoding (and the audio stage), the
+frame stage, and encoding with muxing (the calling thread). FFmpeg and the
+detectors release the GIL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+import av
+import av.container
+import numpy as np
+import numpy.typing as npt
+from av.audio.stream import AudioStream
+from av.video.stream import VideoStream
+
+from unseen.config import Options
+from unseen.errors import CorruptMedia, LimitExceeded, UnsupportedFormat, VerificationFailed
+
+RGB = npt.NDArray[np.uint8]
+#: The audio stage: float32 samples shaped (channels, n) in, the same shape out.
+AudioTransform = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
+
+#: Frames waiting between stages; with the tracker's look-ahead this bounds
+#: how many frames are in memory at once.
+QUEUE_FRAMES = 4
+#: A video whose frames stop this much before the duration its container
+#: declares is taken as truncated (Matroska and WebM declare no frame count).
+TRUNCATED_SECONDS = 0.5
+#: By output container: (video codec, its options, audio codec).
+_X264 = {"preset": "veryfast", "crf": "20"}
+_CONTAINERS: dict[str, tuple[str, dict[str, str], str]] = {
+    "mp4": ("libx264", _X264, "aac"),
+    "mov": ("libx264", _X264, "aac"),
+    "matroska": ("libx264", _X264, "aac"),
+    "avi": ("libx264", {**_X264, "x264-params": "bframes=0"}, "aac"),
+    "webm": (
+        "libvpx-vp9",
+        {"deadline": "realtime", "cpu-used": "8", "row-mt": "1", "crf": "32", "b": "0"},
+        "libopus",
+    ),
+}
+_OPUS_RATES = frozenset({8000, 12000, 16000, 24000, 48000})
+#: Tags that FFmpeg's muxers write into every file, with no information about
+#: the input or its author: (key, allowed values; None for any value).
+_STRUCTURAL: dict[str, frozenset[str] | None] = {
+    "major_brand": None,
+    "minor_version": None,
+    "compatible_brands": None,
+    "language": frozenset({"und"}),
+    "handler_name": frozenset({"VideoHandler", "SoundHandler"}),
+    "vendor_id": frozenset({"[0][0][0][0]", "FFMP"}),
+    "encoder": frozenset({"Lavf"}),  # FFmpeg names itself, without a version
+    "duration": None,  # Matroska's per-stream duration
+}
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One decoded frame, upright, with its place in the video."""
+
+    index: int
+    pts: int
+    rgb: RGB
+
+
+FrameStage = Callable[[Iterator[Picture]], Iterator[Picture]]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an input holds, and how its output will be written."""
+
+    muxer: str
+    #: Upright size of the output, in pixels.
+    size: tuple[int, int]
+    #: Quarter turns counterclockwise that make a decoded frame upright.
+    turns: int
+    #: Frames the container declares (0 when it does not say).
+    declared_frames: int
+    #: Frames expected, for progress: declared, or estimated from the duration.
+    expected_frames: int
+    #: Seconds the container says the video lasts (0 when it does not say).
+    declared_seconds: float
+    audio: bool
+    #: "group:name" of every tag, stream and chapter that will not be copied.
+    removed: tuple[str, ...]
+
+
+def muxer_for(fmt: str, head: bytes, suffix: str) -> str:
+    """The output container for an input sniffed as ``fmt``: the input's own."""
+    if fmt == "MP4":
+        return "mov" if suffix.lower() == ".mov" else "mp4"
+    if fmt == "MKV":
+        return "webm" if b"webm" in head else "matroska"
+    if fmt == "AVI":
+        return "avi"
+    raise UnsupportedFormat(f"video ({fmt}) is not supported; nothing was written", stage="read")
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path), "r", metadata_errors="replace")
+    except av.FFmpegError as exc:
+        raise CorruptMedia(f"cannot read the video: {_reason(exc)}", stage="decode") from None
+
+
+def plan(path: Path, muxer: str, options: Options, keep_audio: bool) -> Plan:
+    """Check an input against the limits and decide its output. Decodes its
+    first frame, which says how the video is rotated."""
+    with _open(path) as container:
+        return _plan(container, muxer, options, keep_audio)
+
+
+def _plan(
+    container: av.container.InputContainer, muxer: str, options: Options, keep_audio: bool
+) -> Plan:
+    video = _video(container)
+    ctx = video.codec_context
+    width, height = ctx.width, ctx.height
+    if width <= 0 or height <= 0:
+        raise CorruptMedia(f"the video declares a size of {width} x {height}", stage="read")
+    if width * height > options.max_video_pixels:
+        raise LimitExceeded(
+            f"{width} x {height} video frames, above the limit of "
+            f"{options.max_video_pixels:,} pixels",
+            stage="read",
+        )
+    turns = _turns(container)
+    if turns % 2:
+        width, height = height, width
+    if width % 2 or height % 2:
+        raise UnsupportedFormat(
+            f"video frames of odd size ({width} x {height}) are not supported", stage="read"
+        )
+    audio = bool(container.streams.audio) and keep_audio
+    if audio and muxer == "webm":
+        rate = container.streams.audio[0].codec_context.sample_rate
+        if rate not in _OPUS_RATES:
+            raise UnsupportedFormat(
+                f"WebM sound at {rate} Hz cannot be kept (Opus takes "
+                f"{', '.join(map(str, sorted(_OPUS_RATES)))} Hz); use --audio drop",
+                stage="read",
+            )
+    removed = [f"container:{key}" for key in container.metadata if key not in _STRUCTURAL]
+    for stream in container.streams:
+        kept = stream is video or (audio and stream is container.streams.audio[0])
+        if not kept:
+            removed.append(f"stream:{stream.type}")
+        removed += [f"{stream.type}:{key}" for key in stream.metadata if key not in _STRUCTURAL]
+    if container.chapters():
+        removed.append("container:chapters")
+    declared = max(video.frames, 0)
+    seconds = float(video.duration * video.time_base) if video.duration and video.time_base else 0.0
+    if not seconds and container.duration:
+        seconds = container.duration / av.time_base
+    estimate = round(seconds * float(video.guessed_rate or video.average_rate or 30))
+    return Plan(
+        muxer,
+        (width, height),
+        turns,
+        declared,
+        declared or max(estimate, 1),
+        seconds,
+        audio,
+        tuple(dict.fromkeys(removed)),
+    )
+
+
+def transcode(
+    path: Path,
+    target: BinaryIO,
+    plan: Plan,
+    stage: FrameStage,
+    audio: AudioTransform | None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Decode ``container``, pass its frames through ``stage`` and its sound
+    through ``audio`` (when the plan keeps it), and write the result to
+    ``target``. Returns the number of frames written.
+
+    Any error in any thread stops them all and is raised here; nothing is
+    promised about what ``target`` holds then.
+    """
+    with _open(path) as container:
+        return _transcode(container, target, plan, stage, audio, progress)
+
+
+def _transcode(
+    container: av.container.InputContainer,
+    target: BinaryIO,
+    plan: Plan,
+    stage: FrameStage,
+    audio: AudioTransform | None,
+    progress: Callable[[int], None] | None,
+) -> int:
+    pipe = _Pipe()
+    vin = _video(container)
+    ain = container.streams.audio[0] if plan.audio else None
+    vin.thread_type = "AUTO"
+    if vin.time_base is None:
+        raise CorruptMedia("broken timestamps: the video has no time base", stage="decode")
+    time_base = vin.time_base
+    output = av.open(target, "w", format=plan.muxer, container_options={"fflags": "+bitexact"})
+    try:
+        codec, codec_options, audio_codec = _CONTAINERS[plan.muxer]
+        rate = vin.guessed_rate or vin.average_rate or Fraction(30)
+        vout = cast(VideoStream, output.add_stream(codec, rate=rate, options=codec_options))
+        vout.width, vout.height = plan.size
+        vout.pix_fmt = "yuv420p"
+        vout.codec_context.time_base = vout.time_base = time_base
+        sar = vin.sample_aspect_ratio
+        if sar:
+            vout.codec_context.sample_aspect_ratio = 1 / sar if plan.turns % 2 else sar
+        vout.codec_context.flags |= av.codec.context.Flags.bitexact
+        aout: AudioStream | None = None
+        if ain is not None:
+            layout = ain.codec_context.layout.name
+            added = output.add_stream(
+                audio_codec, rate=ain.codec_context.sample_rate, layout=layout
+            )
+            aout = cast(AudioStream, added)
+            aout.codec_context.flags |= av.codec.context.Flags.bitexact
+        for stream in output.streams:
+            stream.metadata.clear()
+        output.metadata.clear()
+
+        pipe.spawn(_decode, container, plan, audio, pipe)
+        pipe.spawn(_stage, stage, pipe)
+        frames = 0
+        ends = 0
+        while ends < 2:
+            item = pipe.get(pipe.encoded)
+            if item is None:
+                ends += 1
+            elif isinstance(item, Picture):
+                frame = av.VideoFrame.from_ndarray(item.rgb, format="rgb24")
+                frame.pts, frame.time_base = item.pts, time_base
+                output.mux(vout.encode(frame))
+                frames += 1
+                if progress is not None:
+                    progress(frames)
+            elif aout is not None:
+                output.mux(aout.encode(item))
+        output.mux(vout.encode(None))
+        if aout is not None:
+            output.mux(aout.encode(None))
+        pipe.join()
+        output.close()
+    except av.FFmpegError as exc:
+        raise CorruptMedia(f"cannot encode the video: {_reason(exc)}", stage="encode") from None
+    finally:
+        pipe.stop.set()
+        pipe.wait()  # no thread outlives the call, whatever happened
+        with contextlib.suppress(av.FFmpegError, OSError):
+            output.close()  # a second close does nothing
+    return frames
+
+
+def check_output(path: Path, plan: Plan, frames: int) -> None:
+    """Read the written file back: one video stream with ``frames`` frames,
+    audio only if kept, and no tag beyond the structural ones."""
+    try:
+        with av.open(str(path), "r") as written:
+            kinds = [s.type for s in written.streams]
+            expected = ["video", "audio"] if plan.audio else ["video"]
+            if sorted(kinds) != sorted(expected):
+                raise VerificationFailed(
+                    f"the output holds {', '.join(kinds)} streams, not {', '.join(expected)}",
+                    stage="verify",
+                )
+            tags = [*written.metadata.items()]
+            for stream in written.streams:
+                tags += stream.metadata.items()
+            left = sorted({k for k, v in tags if not _structural(k, v)})
+            if left or written.chapters():
+                raise VerificationFailed(
+                    f"metadata survived in the output: {', '.join(left) or 'chapters'}",
+                    stage="verify",
+                )
+            video = written.streams.video[0]
+            if (video.width, video.height) != plan.size:
+                raise VerificationFailed(
+                    f"the output is {video.width} x {video.height}, not {plan.size}", stage="verify"
+                )
+            count = sum(1 for p in written.demux(video) if p.size)
+    except av.FFmpegError as exc:
+        raise VerificationFailed(
+            f"the output does not read back: {_reason(exc)}", stage="verify"
+        ) from None
+    if count != frames:
+        raise VerificationFailed(f"the output holds {count} frames, not {frames}", stage="verify")
+
+
+def _structural(key: str, value: str) -> bool:
+    allowed = _STRUCTURAL.get(key.lower(), frozenset())
+    return allowed is None or value in allowed
+
+
+def _video(container: av.container.InputContainer) -> VideoStream:
+    """The first video stream that is not a cover picture."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    raise CorruptMedia("the file holds no video stream", stage="read")
+
+
+def _turns(container: av.container.InputContainer) -> int:
+    """Quarter turns counterclockwise that make the first frame upright."""
+    try:
+        first = next(container.decode(_video(container)), None)
+    except av.FFmpegError as exc:
+        raise CorruptMedia(f"cannot decode the video: {_reason(exc)}", stage="decode") from None
+    if first is None:
+        raise CorruptMedia("the video holds no frames", stage="decode")
+    if first.rotation % 90:
+        raise UnsupportedFormat(f"video rotated by {first.rotation} degrees", stage="read")
+    return round(first.rotation / 90) % 4
+
+
+def _decode(
+    container: av.container.InputContainer,
+    plan: Plan,
+    audio: AudioTransform | None,
+    pipe: _Pipe,
+) -> None:
+    video = _video(container)
+    sound = container.streams.audio[0] if plan.audio else None
+    resampler = None
+    samples = 0
+    if sound is not None:
+        ctx = sound.codec_context
+        resampler = av.AudioResampler(format="fltp", layout=ctx.layout.name, rate=ctx.sample_rate)
+    index = 0
+    first_pts: int | None = None
+    last_pts: int | None = None
+    try:
+        for packet in container.demux([s for s in (video, sound) if s is not None]):
+            if packet.is_corrupt:
+                raise CorruptMedia(
+                    f"damaged {packet.stream.type} data at {_at(packet.pts, packet.time_base)}",
+                    stage="decode",
+                )
+            for frame in packet.decode():
+                if isinstance(frame, av.VideoFrame):
+                    # AVI stores frames at a constant rate without presentation
+                    # times (decoders report decoding order): frames are numbered.
+                    pts = index if plan.muxer == "avi" else frame.pts
+                    if pts is None:
+                        raise CorruptMedia(
+                            f"broken timestamps: frame {index} has none", stage="decode"
+                        )
+                    if last_pts is not None and pts <= last_pts:
+                        raise CorruptMedia(
+                            f"broken timestamps: frame {index} does not come after frame "
+                            f"{index - 1}",
+                            stage="decode",
+                        )
+                    rgb = np.rot90(frame.to_ndarray(format="rgb24"), plan.turns)
+                    pipe.put(pipe.decoded, Picture(index, pts, np.ascontiguousarray(rgb)))
+                    if first_pts is None:
+                        first_pts = pts
+                    last_pts = pts
+                    index += 1
+                elif isinstance(frame, av.AudioFrame) and resampler and audio is not None:
+                    for part in resampler.resample(frame):
+                        samples = _audio(part, audio, samples, pipe)
+        if resampler is not None and audio is not None:
+            for part in resampler.resample(None):
+                samples = _audio(part, audio, samples, pipe)
+    except av.FFmpegError as exc:
+        raise CorruptMedia(f"cannot decode the video: {_reason(exc)}", stage="decode") from None
+    if index == 0 or first_pts is None or last_pts is None or video.time_base is None:
+        raise CorruptMedia("the video holds no frames", stage="decode")
+    lasted = float((last_pts - first_pts) * video.time_base)
+    if plan.declared_seconds and lasted < plan.declared_seconds - TRUNCATED_SECONDS:
+        raise CorruptMedia(
+            f"truncated or damaged: frames stop at {lasted:.2f} s of {plan.declared_seconds:.2f} s",
+            stage="decode",
+        )
+    if plan.declared_frames and index != plan.declared_frames:
+        raise CorruptMedia(
+            f"truncated or damaged: {index} frames decoded, the file declares "
+            f"{plan.declared_frames}",
+            stage="decode",
+        )
+    pipe.put(pipe.decoded, None)
+    pipe.put(pipe.encoded, None)
+
+
+def _audio(frame: av.AudioFrame, audio: AudioTransform, samples: int, pipe: _Pipe) -> int:
+    """Pass one block of samples through the audio stage and queue it; returns
+    the samples queued so far."""
+    before = frame.to_ndarray().astype(np.float32, copy=False)
+    after = np.ascontiguousarray(audio(before), dtype=np.float32)
+    if after.shape != before.shape:
+        raise CorruptMedia(
+            f"the audio stage returned {after.shape} samples for {before.shape}", stage="audio"
+        )
+    out = av.AudioFrame.from_ndarray(after, format="fltp", layout=frame.layout.name)
+    out.sample_rate = frame.sample_rate
+    if samples == 0 and frame.pts is not None and frame.time_base is not None:
+        samples = round(frame.pts * frame.time_base * frame.sample_rate)
+    out.pts, out.time_base = samples, Fraction(1, frame.sample_rate)
+    pipe.put(pipe.encoded, out)
+    return samples + frame.samples
+
+
+def _stage(stage: FrameStage, pipe: _Pipe) -> None:
+    def pictures() -> Iterator[Picture]:
+        while (item := pipe.get(pipe.decoded)) is not None:
+            yield item
+
+    for picture in stage(pictures()):
+        pipe.put(pipe.encoded, picture)
+    pipe.put(pipe.encoded, None)
+
+
+class _Stopped(Exception):
+    """Another thread failed or the caller was interrupted: stop quietly."""
+
+
+class _Pipe:
+    """Bounded queues between the threads, and the first error any of them raised."""
+
+    def __init__(self) -> None:
+        self.decoded: queue.Queue[Picture | None] = queue.Queue(QUEUE_FRAMES)
+        self.encoded: queue.Queue[Any] = queue.Queue(QUEUE_FRAMES * 4)
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.threads: list[threading.Thread] = []
+
+    def spawn(self, target: Callable[..., None], *args: Any) -> None:
+        def run() -> None:
+            try:
+                target(*args)
+            except _Stopped:
+                pass
+            except BaseException as exc:  # handed to the calling thread
+                self.errors.append(exc)
+                self.stop.set()
+
+        thread = threading.Thread(target=run, daemon=True, name=f"unseen-{target.__name__}")
+        thread.start()
+        self.threads.append(thread)
+
+    def put(self, into: queue.Queue[Any], item: Any) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(queue.Full):
+                into.put(item, timeout=0.1)
+                return
+        raise _Stopped
+
+    def get(self, source: queue.Queue[Any]) -> Any:
+        while True:
+            if self.errors:
+                raise self.errors[0]
+            if self.stop.is_set():
+                raise _Stopped
+            with contextlib.suppress(queue.Empty):
+                return source.get(timeout=0.1)
+
+    def wait(self) -> None:
+        for thread in self.threads:
+            thread.join()
+
+    def join(self) -> None:
+        """Wait for every thread, then raise the first error any of them raised."""
+        self.wait()
+        if self.errors:
+            raise self.errors[0]
+
+
+def _at(pts: int | None, time_base: Fraction | None) -> str:
+    if pts is None or time_base is None:
+        return "an unknown time"
+    return f"{float(pts * time_base):.2f} s"
+
+
+def _reason(exc: av.FFmpegError) -> str:
+    return exc.strerror or str(exc)

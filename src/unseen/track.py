@@ -1,0 +1,266 @@
+"""Following faces across video frames, so that no frame between two
+detections goes unmasked.
+
+A detector misses a face now and then: for a frame or two while it turns,
+blurs or passes behind something. One such frame is enough to identify
+someone, so detections are linked into tracks and each track is masked:
+
+- across a **gap**: a face found before and after up to ``MAX_GAP`` frames
+  without detection is masked in every frame between, on the straight path
+  between its two boxes;
+- **before** its first and **after** its last detection: for ``EXTEND``
+  frames, moving at its last measured speed, and grown as it goes.
+
+Gaps and the frames before a first detection lie in the past, so frames are
+held in a look-ahead buffer of ``LOOKAHEAD`` frames (bounded memory) and
+released only once nothing more can be added to them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from unseen.config import Options
+from unseen.detect import Detector, detect_faces
+from unseen.mask import apply_masks
+from unseen.media.video import Picture
+from unseen.types import Detections, TrackSummary
+
+#: Longest run of frames without detection that a track bridges.
+MAX_GAP = 10
+#: Frames masked before a track's first and after its last detection.
+EXTEND = 4
+#: Frames held back: enough for the longest gap and the backward extension.
+LOOKAHEAD = max(MAX_GAP, EXTEND)
+#: Extra size of a predicted box for each frame away from a detection, as a
+#: fraction of the face size on each side: the face may speed up or turn.
+GROWTH = 0.1
+#: A detection continues a track when its box overlaps the track's predicted
+#: box by this IoU, or its centre lies within this many face sizes of it.
+MATCH_IOU = 0.1
+MATCH_DISTANCE = 1.0
+#: Label of boxes that come from the tracker rather than a detector.
+TRACKED = "track"
+
+Box = npt.NDArray[np.float64]
+T = TypeVar("T")
+
+
+@dataclass
+class _Track:
+    id: int
+    last: int
+    box: Box
+    velocity: Box
+    score: float
+    source: str
+    detected: int = 1
+    masked: int = 0
+    first_masked: int = 0
+    last_masked: int = 0
+    extent: Box | None = None
+
+    def predict(self, frame: int) -> Box:
+        steps = frame - self.last
+        return _grow(self.box + self.velocity * steps, GROWTH * abs(steps))
+
+    def summary(self) -> TrackSummary:
+        assert self.extent is not None
+        x1, y1, x2, y2 = (round(float(v), 1) for v in self.extent)
+        return TrackSummary(
+            id=self.id,
+            first_frame=self.first_masked,
+            last_frame=self.last_masked,
+            frames_masked=self.masked,
+            frames_detected=self.detected,
+            face_extent=(x1, y1, x2, y2),
+            score=self.score,
+            detector=self.source,
+        )
+
+
+@dataclass
+class _Held(Generic[T]):
+    index: int
+    payload: T
+    #: Face box, score and source for each track present in this frame.
+    faces: dict[int, tuple[Box, float, str]] = field(default_factory=dict)
+
+
+class Tracker(Generic[T]):
+    """Link per-frame detections into tracks and decide what to mask in each frame.
+
+    Feed frames in order with :meth:`push`; it yields the frames that are
+    final (``LOOKAHEAD`` frames behind), each with the faces to mask as
+    :class:`Detections`. Call :meth:`finish`
+    at the end for the rest. :attr:`tracks` then summarizes every track.
+
+    Example::
+
+        tracker = Tracker[int]()
+        for index, frame in enumerate(frames):
+            for payload, faces in tracker.push(index, detect(frame), index):
+                ...
+    """
+
+    def __init__(self) -> None:
+        self._held: deque[_Held[T]] = deque()
+        self._alive: list[_Track] = []
+        self._done: list[TrackSummary] = []
+        self._next_id = 0
+
+    @property
+    def tracks(self) -> tuple[TrackSummary, ...]:
+        """Every track seen so far, in order of appearance."""
+        return tuple(sorted(self._done, key=lambda t: t.id))
+
+    def push(self, index: int, dets: Detections, payload: T) -> Iterator[tuple[T, Detections]]:
+        """Add frame ``index`` (one more than the previous) and its detections."""
+        if self._held and index != self._held[-1].index + 1:
+            raise ValueError(f"frame {index} after frame {self._held[-1].index}")
+        held = _Held(index, payload)
+        self._held.append(held)
+        boxes = dets.boxes.astype(np.float64)
+        matched = self._match(index, boxes)
+        for det, (box, score, source) in enumerate(
+            zip(boxes, dets.scores, dets.sources, strict=True)
+        ):
+            track = matched.get(det)
+            if track is None:
+                track = self._start(index, box, float(score), source)
+            else:
+                self._continue(track, index, box, float(score), source)
+            self._add(held, track, box, float(score), source)
+        for track in list(self._alive):
+            if track.last == index:
+                continue
+            if index - track.last <= EXTEND:
+                self._add(held, track, track.predict(index), 0.0, TRACKED)
+            if index - track.last > MAX_GAP:
+                self._alive.remove(track)
+                self._done.append(track.summary())
+        while self._held and self._held[0].index <= index - LOOKAHEAD:
+            yield self._release()
+
+    def finish(self) -> Iterator[tuple[T, Detections]]:
+        """Release every frame still held, and close every track."""
+        while self._held:
+            yield self._release()
+        self._done.extend(track.summary() for track in self._alive)
+        self._alive.clear()
+
+    def _match(self, index: int, boxes: Box) -> dict[int, _Track]:
+        """Greedy assignment of detections to live tracks, best overlap first."""
+        pairs = []
+        for t, track in enumerate(self._alive):
+            predicted = track.predict(index)
+            size = max(predicted[2] - predicted[0], predicted[3] - predicted[1], 1.0)
+            for d, box in enumerate(boxes):
+                iou = _iou(predicted, box)
+                distance = float(np.hypot(*(_centre(predicted) - _centre(box)))) / size
+                if iou >= MATCH_IOU or distance <= MATCH_DISTANCE:
+                    pairs.append((-iou, distance, t, d))
+        matched: dict[int, _Track] = {}
+        used: set[int] = set()
+        for _, _, t, d in sorted(pairs):
+            if t not in used and d not in matched:
+                used.add(t)
+                matched[d] = self._alive[t]
+        return matched
+
+    def _start(self, index: int, box: Box, score: float, source: str) -> _Track:
+        track = _Track(self._next_id, index, box, np.zeros(4), score, source)
+        self._next_id += 1
+        self._alive.append(track)
+        # The face was probably there already: mask it in the held frames before.
+        for held in self._held:
+            if index - EXTEND <= held.index < index:
+                self._add(held, track, _grow(box, GROWTH * (index - held.index)), 0.0, TRACKED)
+        return track
+
+    def _continue(self, track: _Track, index: int, box: Box, score: float, source: str) -> None:
+        steps = index - track.last
+        # Bridge the gap on the straight path between the two detections.
+        for held in self._held:
+            if track.last < held.index < index:
+                k = (held.index - track.last) / steps
+                between = track.box + (box - track.box) * k
+                self._add(held, track, _grow(between, GROWTH), 0.0, TRACKED)
+        velocity = (box - track.box) / steps
+        track.velocity = velocity if track.detected == 1 else (track.velocity + velocity) / 2
+        track.box, track.last = box, index
+        track.detected += 1
+        if score > track.score:
+            track.score, track.source = score, source
+
+    def _add(self, held: _Held[T], track: _Track, box: Box, score: float, source: str) -> None:
+        previous = held.faces.get(track.id)
+        if previous is None:
+            if not track.masked or held.index < track.first_masked:
+                track.first_masked = held.index
+            track.last_masked = max(track.last_masked, held.index)
+            track.masked += 1
+        else:
+            box = _union(box, previous[0])
+            if previous[1] >= score:
+                score, source = previous[1], previous[2]
+        held.faces[track.id] = (box, score, source)
+        track.extent = box.copy() if track.extent is None else _union(box, track.extent)
+
+    def _release(self) -> tuple[T, Detections]:
+        held = self._held.popleft()
+        faces = list(held.faces.values())
+        dets = Detections(
+            np.array([f[0] for f in faces], np.float32).reshape(-1, 4),
+            np.array([f[1] for f in faces], np.float32),
+            tuple(f[2] for f in faces),
+        )
+        return held.payload, dets
+
+
+def _union(a: Box, b: Box) -> Box:
+    return np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])])
+
+
+def _grow(box: Box, fraction: float) -> Box:
+    w, h = box[2] - box[0], box[3] - box[1]
+    return box + np.array([-w, -h, w, h]) * fraction
+
+
+def _centre(box: Box) -> Box:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+
+
+def _iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def mask_video(
+    pictures: Iterator[Picture],
+    passes: Sequence[tuple[Detector, float, float]],
+    options: Options,
+    tracker: Tracker[Picture],
+) -> Iterator[Picture]:
+    """The frame stage of a video: detect faces in each frame, follow them
+    with ``tracker``, and yield each frame masked, in order, once final."""
+
+    def masked(picture: Picture, faces: Detections) -> Picture:
+        pixels, _ = apply_masks(picture.rgb, faces, options, picture.index)
+        return Picture(picture.index, picture.pts, pixels)
+
+    for picture in pictures:
+        found = detect_faces(picture.rgb, passes)
+        for held, faces in tracker.push(picture.index, found, picture):
+            yield masked(held, faces)
+    for held, faces in tracker.finish():
+        yield masked(held, faces)

@@ -1,0 +1,113 @@
+"""Generated videos for the tests: a real face (scikit-image's astronaut)
+moving over a plain background, with known ground truth, optional sound,
+metadata and extra streams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+from skimage import data
+
+#: The astronaut's face in her 512 x 512 photo, (x1, y1, x2, y2).
+FACE = (180, 50, 280, 180)
+#: The part of the photo pasted into frames: her head and some margin.
+CROP = (140, 0, 330, 240)
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    frames: int
+    #: Face box in each frame, (x1, y1, x2, y2), upright output coordinates.
+    faces: tuple[tuple[int, int, int, int], ...]
+
+
+def _head(scale: float) -> npt.NDArray[np.uint8]:
+    photo = Image.fromarray(data.astronaut()).crop(CROP)
+    w, h = photo.size
+    return np.asarray(photo.resize((round(w * scale), round(h * scale)), Image.Resampling.BILINEAR))
+
+
+def make_clip(
+    path: Path,
+    *,
+    size: tuple[int, int] = (320, 240),
+    frames: int = 24,
+    rate: int = 24,
+    fmt: str = "mp4",
+    scale: float = 0.5,
+    audio: bool = True,
+    tags: dict[str, str] | None = None,
+    data_stream: bool = False,
+    rotation: int = 0,
+    vfr: bool = False,
+) -> Clip:
+    """Write a clip where the head slides left to right across the frame.
+
+    ``rotation`` is stored in the display matrix (counterclockwise degrees);
+    ground truth is then given for the upright picture. With ``vfr`` every
+    third frame lasts twice as long.
+    """
+    width, height = size
+    head = _head(scale)
+    hh, hw = head.shape[:2]
+    face = tuple(round((v - o) * scale) for v, o in zip(FACE, CROP[:2] * 2, strict=True))
+    # AVI counts time in frames; the others get a finer clock, for ``vfr``.
+    ticks = 1 if fmt == "avi" else 2
+    time_base = Fraction(1, rate * ticks)
+    faces = []
+    with av.open(str(path), "w", format=fmt) as out:
+        if tags:
+            out.metadata.update(tags)
+        video = out.add_stream("libvpx-vp9" if fmt == "webm" else "libx264", rate=rate)
+        video.width, video.height = (height, width) if rotation % 180 else (width, height)
+        video.pix_fmt = "yuv420p"
+        video.codec_context.time_base = time_base
+        if rotation:
+            video.set_display_rotation(rotation)
+        if tags:
+            video.metadata.update(tags)
+        sound = None
+        if audio:
+            sound = out.add_stream(
+                "libopus" if fmt == "webm" else "aac", rate=48000, layout="stereo"
+            )
+        extra = out.add_data_stream("bin_data") if data_stream else None
+        pts = 0
+        for i in range(frames):
+            x = round((width - hw) * i / max(frames - 1, 1))
+            y = (height - hh) // 2
+            picture = np.full((height, width, 3), 90, np.uint8)
+            picture[y : y + hh, x : x + hw] = head
+            faces.append((x + face[0], y + face[1], x + face[2], y + face[3]))
+            stored = np.rot90(picture, -round(rotation / 90))
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(stored), format="rgb24")
+            frame.pts, frame.time_base = pts, time_base
+            pts += 2 * ticks if vfr and i % 3 == 2 else ticks
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if sound is not None:
+            seconds = float(pts * time_base)
+            n = round(seconds * 48000)
+            tone = (0.2 * np.sin(np.arange(n) / 48000 * 2 * np.pi * 440)).astype(np.float32)
+            samples = np.stack([tone, tone])
+            for start in range(0, n, 4800):
+                block = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(samples[:, start : start + 4800]),
+                    format="fltp",
+                    layout="stereo",
+                )
+                block.sample_rate, block.pts, block.time_base = 48000, start, Fraction(1, 48000)
+                out.mux(sound.encode(block))
+            out.mux(sound.encode(None))
+        if extra is not None:
+            packet = av.Packet(b"$GPRMC,123519,A,4807.038,N,01131.000,E")
+            packet.stream, packet.pts, packet.dts, packet.time_base = extra, 0, 0, time_base
+            out.mux(packet)
+    return Clip(path, frames, tuple(faces))

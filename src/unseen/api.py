@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from unseen import __version__
+from unseen.audio import protect_audio
 from unseen.config import Options
 from unseen.detect import Detector, detect_faces, get_detector
 from unseen.errors import (
@@ -114,9 +115,12 @@ def _passes(options: Options) -> list[tuple[Detector, float, float]]:
 
 
 def _jsonable(options: Options) -> dict[str, object]:
-    return {
+    out = {
         k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(options).items()
     }
+    if options.voice_seed is not None:
+        out["voice_seed"] = "hidden"  # it would let a reader re-create the pseudo-voice
+    return out
 
 
 def _protect(
@@ -142,7 +146,9 @@ def _protect(
                 status="skipped",
                 seconds=time.monotonic() - began,
             )
-        kind, _ = _sniff_file(job.source)
+        kind, fmt = _sniff_file(job.source)
+        if kind == "audio":
+            return _protect_audio(job, target, fmt, options, force, began)
         if kind != "image":
             raise UnsupportedFormat(_unsupported(job.source), stage="read")
         return _protect_image(job, target, options, out_format, passes, force, began)
@@ -194,6 +200,27 @@ def _protect_image(
         removed=tuple(dict.fromkeys(removed)),
         notes=decoded.notes,
         seconds=time.monotonic() - began,
+    )
+
+
+def _protect_audio(
+    job: Job, target: Path, fmt: str, options: Options, force: bool, began: float
+) -> FileResult:
+    with _open_regular(job.source) as stream:
+        size = os.fstat(stream.fileno()).st_size
+    if size > options.max_file_bytes:
+        raise LimitExceeded(
+            f"{size:,} bytes, above the limit of {options.max_file_bytes:,}", stage="read"
+        )
+    summary, removed = protect_audio(job.source, target, fmt, options, force=force)
+    return FileResult(
+        input=job.shown,
+        output=os.fspath(target),
+        status="ok",
+        format=fmt,
+        removed=removed,
+        seconds=time.monotonic() - began,
+        audio=summary,
     )
 
 

@@ -165,6 +165,34 @@ class Inspection:
         }
 
 
+@dataclass(frozen=True)
+class AudioSummary:
+    """What was done to one audio file's sound."""
+
+    voice: str
+    sample_rate: int
+    channels: int
+    seconds: float
+    #: The speaker attacker's similarity (cosine, -1 to 1): within the original
+    #: (before) and between the original and the output (after); None when
+    #: not measured (``voice="keep"``, or too little audio).
+    similarity_before: float | None = None
+    similarity_after: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, 3)
+
+        return {
+            "voice": self.voice,
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "seconds": round(self.seconds, 3),
+            "similarity_before": rounded(self.similarity_before),
+            "similarity_after": rounded(self.similarity_after),
+        }
+
+
 #: "skipped": the output already existed and ``skip_existing`` was asked for.
 Status = Literal["ok", "failed", "skipped"]
 
@@ -186,6 +214,7 @@ class FileResult:
     removed: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
+    audio: AudioSummary | None = None
 
     @property
     def faces(self) -> int:
@@ -206,6 +235,7 @@ class FileResult:
             "metadata_removed": list(self.removed),
             "notes": list(self.notes),
             "seconds": round(self.seconds, 3),
+            "audio": None if self.audio is None else self.audio.to_dict(),
         }
 
 

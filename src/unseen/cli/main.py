@@ -22,7 +22,7 @@ import click
 from unseen import __version__
 from unseen.api import anonymize as run_anonymize
 from unseen.api import inspect as run_inspect
-from unseen.config import FILLS, PROFILES, SHAPES, WEAK_FILLS, Options, ProfileName
+from unseen.config import FILLS, PROFILES, SHAPES, VOICES, WEAK_FILLS, Options, ProfileName
 from unseen.errors import UnseenError
 from unseen.media.image import FORMATS
 from unseen.output import write_atomic
@@ -128,6 +128,21 @@ def main() -> None:
     help="Animated images: protect all frames or keep the first.",
 )
 @click.option(
+    "--voice",
+    type=click.Choice(VOICES),
+    default=_DEFAULTS.voice,
+    show_default=True,
+    help="Audio: 'transform' gives each voice a new pseudo-voice (a fresh one per file); "
+    "'keep' leaves voices IDENTIFIABLE and only removes metadata.",
+)
+@click.option(
+    "--voice-seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=None,
+    help="Audio: the same pseudo-voice in every file for this number. Files that share "
+    "a seed can be LINKED to each other; keep the number secret.",
+)
+@click.option(
     "--report",
     "report_path",
     type=click.Path(path_type=Path),
@@ -145,6 +160,8 @@ def anonymize(
     threshold: float | None,
     fmt: str | None,
     frames: str,
+    voice: str,
+    voice_seed: int | None,
     report_path: Path | None,
     quiet: bool,
 ) -> None:
@@ -163,12 +180,20 @@ def anonymize(
         "threshold": threshold,
         "format": fmt,
         "frames": frames,
+        "voice": voice,
+        "voice_seed": voice_seed,
     }
     options = Options(**settings)
     if fill in WEAK_FILLS:
         click.echo(
             f"warning: --fill {fill} is reversible by published attacks; "
             "use solid or noise to protect people",
+            err=True,
+        )
+    if voice == "keep":
+        click.echo(
+            "warning: --voice keep leaves voices as they are: speaker recognition "
+            "can identify the people speaking",
             err=True,
         )
     bar = (

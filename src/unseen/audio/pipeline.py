@@ -1,0 +1,89 @@
+"""One audio file in, one protected audio file out, or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+from unseen.audio.io import Sink, Source, check_output
+from unseen.audio.voice import VoiceStream
+from unseen.config import VOICE_SIMILARITY_LIMIT, Options
+from unseen.errors import CorruptMedia, VerificationFailed
+from unseen.output import write_atomic
+from unseen.types import AudioSummary
+
+#: Pseudo-voices drawn for one file before giving up, when the attacker still
+#: matches the output to the original (fresh secrets only: a fixed seed
+#: always gives the same voice).
+ATTEMPTS = 3
+
+
+class _StillRecognizable(VerificationFailed):
+    pass
+
+
+def protect_audio(
+    source: Path, target: Path, fmt: str, options: Options, *, force: bool = False
+) -> tuple[AudioSummary, tuple[str, ...]]:
+    """Write a protected copy of the audio file ``source`` at ``target``.
+
+    Returns what was done and the "group:name" of each metadata item removed.
+    Raises :class:`~unseen.errors.UnseenError` and writes nothing when any
+    stage fails, including when the speaker attacker still matches the
+    transformed voice to the original.
+    """
+    retry = options.voice == "transform" and options.voice_seed is None
+    for attempt in range(ATTEMPTS if retry else 1):
+        try:
+            return _attempt(source, target, fmt, options, force)
+        except _StillRecognizable as exc:
+            if attempt == (ATTEMPTS if retry else 1) - 1:
+                tries = f" after {ATTEMPTS} pseudo-voices" if retry else ""
+                raise VerificationFailed(
+                    f"{exc.reason}{tries}; nothing was written", stage="verify"
+                ) from None
+    raise AssertionError("unreachable")
+
+
+def _attempt(
+    path: Path, target: Path, fmt: str, options: Options, force: bool
+) -> tuple[AudioSummary, tuple[str, ...]]:
+    with Source(path, fmt, max_seconds=options.max_audio_seconds) as source:
+        info = source.info
+        stream = (
+            VoiceStream(info.sample_rate, info.channels, seed=options.voice_seed)
+            if options.voice == "transform"
+            else None
+        )
+        counted = 0
+
+        def write(out: BinaryIO) -> None:
+            nonlocal counted
+            sink = Sink(out, fmt, info.sample_rate, info.channels)
+            for chunk in source.chunks():
+                counted += chunk.shape[1]
+                sink.write(chunk if stream is None else stream.process(chunk))
+            if counted == 0:
+                raise CorruptMedia("the file holds no audio samples", stage="decode")
+            if stream is not None:
+                sink.write(stream.flush())
+                _, after = stream.similarity()
+                if after is not None and after > VOICE_SIMILARITY_LIMIT:
+                    raise _StillRecognizable(
+                        f"the speaker attacker still matches the voice to the original "
+                        f"(similarity {after:.2f}, limit {VOICE_SIMILARITY_LIMIT})",
+                        stage="verify",
+                    )
+            sink.close()
+
+        write_atomic(target, write, lambda p: check_output(p, info, counted), force=force)
+    before, after = (None, None) if stream is None else stream.similarity()
+    summary = AudioSummary(
+        voice=options.voice,
+        sample_rate=info.sample_rate,
+        channels=info.channels,
+        seconds=counted / info.sample_rate,
+        similarity_before=before,
+        similarity_after=after,
+    )
+    return summary, info.metadata

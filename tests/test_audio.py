@@ -251,3 +251,32 @@ def test_audio_limits(tmp_path: Path) -> None:
         [source], tmp_path / "out", options=unseen.Options(max_file_bytes=1000)
     ).files[0]
     assert result.status == "failed" and "above the limit of 1,000" in (result.error or "")
+
+
+def test_stream_memory_is_bounded() -> None:
+    rate = 8_000
+    stream = VoiceStream(rate, 1, seed=2)
+    piece = speech(1.0, rate)[None]
+    total = 0
+    for _ in range(30):
+        total += stream.process(piece).shape[1]
+        held = stream._pending.shape[1]  # what the stream keeps between calls
+        assert held <= (4.0 + 2 * 0.3 + 0.03 + 1.0) * rate
+    total += stream.flush().shape[1]
+    assert total == 30 * rate
+
+
+def test_audio_opens_no_socket(tmp_path: Path) -> None:
+    from test_network import _watching
+
+    source = write_audio(tmp_path / "a.ogg", "OGG", speech(1.0, 48_000)[None], 48_000)
+    with _watching() as seen:
+        report = unseen.anonymize([source], tmp_path / "out")
+    assert seen == []
+    assert report.ok, report.failed
+
+
+def test_audio_limit_is_documented() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "limits.md").read_text()
+    assert "`max_audio_seconds`" in doc
+    assert f"{unseen.Options().max_audio_seconds:,}" in doc

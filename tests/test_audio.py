@@ -280,3 +280,29 @@ def test_audio_limit_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "limits.md").read_text()
     assert "`max_audio_seconds`" in doc
     assert f"{unseen.Options().max_audio_seconds:,}" in doc
+
+
+def test_replace_respeaks_the_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from unseen.audio.io import resample_mono
+    from unseen.audio.replace import ReplaceStream
+    from unseen.audio.speak import engine
+
+    said = engine().say("The quick brown fox jumps over the lazy dog.", 150)
+    rate = 16_000
+    voice = resample_mono(said, engine().rate, rate)
+    x = np.concatenate([np.zeros(rate // 2, np.float32), voice, np.zeros(rate, np.float32)])
+    stream = ReplaceStream(rate, 2)
+    y = np.concatenate([stream.process(np.stack([x, x])), stream.flush()], axis=1)
+    assert y.shape == (2, len(x))
+    text = " ".join(s.text for s in stream.transcript).lower()
+    assert "quick" in text and "dog" in text
+    assert not y[:, : rate // 4].any()  # before the first word: silence
+    assert np.sqrt(np.mean(y**2)) > 0.2 * np.sqrt(np.mean(x**2))
+    monkeypatch.setattr(
+        unseen.audio.pipeline, "VOICE_SIMILARITY_LIMIT", 1.01
+    )  # eSpeak in, eSpeak out
+    source = write_audio(tmp_path / "fox.wav", "WAV", x[None], rate, tags=TAG_SECRETS)
+    options = unseen.Options(voice="replace")
+    (result,) = unseen.anonymize([source], tmp_path / "out", options=options).files
+    assert result.status == "ok", result.error
+    assert result.audio is not None and result.audio.voice == "replace"

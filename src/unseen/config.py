@@ -13,13 +13,13 @@ Fill = Literal["solid", "noise", "pixelate", "blur"]
 Shape = Literal["ellipse", "box"]
 Frames = Literal["all", "first"]
 ProfileName = Literal["fast", "default", "thorough"]
-Voice = Literal["transform", "keep"]
+Voice = Literal["transform", "replace", "keep"]
 
 FILLS: tuple[Fill, ...] = ("solid", "noise", "pixelate", "blur")
 #: Fills that leave information a published attack can recover. Never the default.
 WEAK_FILLS: frozenset[str] = frozenset({"pixelate", "blur"})
 SHAPES: tuple[Shape, ...] = ("ellipse", "box")
-VOICES: tuple[Voice, ...] = ("transform", "keep")
+VOICES: tuple[Voice, ...] = ("transform", "replace", "keep")
 
 #: Largest image accepted, in pixels per frame (decompression-bomb guard).
 MAX_PIXELS = 120_000_000
@@ -114,7 +114,9 @@ class Options:
     max_file_bytes: int = MAX_FILE_BYTES
     max_audio_seconds: int = MAX_AUDIO_SECONDS
     #: Audio: "transform" changes each voice (a new pseudo-voice per file);
-    #: "keep" leaves voices as they are (identifiable) and only removes metadata.
+    #: "replace" re-speaks the words with a synthetic voice (all other sound
+    #: is dropped); "keep" leaves voices as they are (identifiable) and only
+    #: removes metadata.
     voice: Voice = "transform"
     #: A fixed pseudo-voice: the same seed gives the same voice in every file,
     #: which links the files together. None draws a fresh secret per file.

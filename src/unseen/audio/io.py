@@ -281,3 +281,17 @@ class Mono16k:
             frame.sample_rate = self._rate
         parts = [out.to_ndarray()[0] for out in self._resampler.resample(frame)]
         return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+
+def resample_mono(samples: Samples, rate: int, to_rate: int) -> Samples:
+    """One whole mono clip at another sample rate."""
+    if rate == to_rate or len(samples) == 0:
+        return samples.astype(np.float32)
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(samples[None], np.float32), format="fltp", layout="mono"
+    )
+    frame.sample_rate = rate
+    resampler = av.AudioResampler(format="fltp", layout="mono", rate=to_rate)
+    parts = [out.to_ndarray()[0] for out in resampler.resample(frame)]
+    parts += [out.to_ndarray()[0] for out in resampler.resample(None)]
+    return np.concatenate(parts).astype(np.float32)

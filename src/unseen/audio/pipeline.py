@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from unseen.audio.io import Sink, Source, check_output
-from unseen.audio.voice import VoiceStream
+from unseen.audio.voice import CheckedStream, VoiceStream
 from unseen.config import VOICE_SIMILARITY_LIMIT, Options
 from unseen.errors import CorruptMedia, VerificationFailed
 from unseen.output import write_atomic
@@ -45,16 +45,22 @@ def protect_audio(
     raise AssertionError("unreachable")
 
 
+def _stream(rate: int, channels: int, options: Options) -> CheckedStream | None:
+    if options.voice == "transform":
+        return VoiceStream(rate, channels, seed=options.voice_seed)
+    if options.voice == "replace":
+        from unseen.audio.replace import ReplaceStream  # loads Whisper: only when asked
+
+        return ReplaceStream(rate, channels)
+    return None
+
+
 def _attempt(
     path: Path, target: Path, fmt: str, options: Options, force: bool
 ) -> tuple[AudioSummary, tuple[str, ...]]:
     with Source(path, fmt, max_seconds=options.max_audio_seconds) as source:
         info = source.info
-        stream = (
-            VoiceStream(info.sample_rate, info.channels, seed=options.voice_seed)
-            if options.voice == "transform"
-            else None
-        )
+        stream = _stream(info.sample_rate, info.channels, options)
         counted = 0
 
         def write(out: BinaryIO) -> None:

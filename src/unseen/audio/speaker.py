@@ -113,7 +113,8 @@ class Embedder:
         elif self._count == 0:
             if len(self._frames) == 0:
                 return None
-            pad = np.full((_WINDOW_FRAMES - len(self._frames), _N_MELS), -10.0, np.float32)
+            # Zero features, as the package pads (its recipe, kept for fidelity).
+            pad = np.zeros((_WINDOW_FRAMES - len(self._frames), _N_MELS), np.float32)
             self._frames = np.concatenate([self._frames, pad])
             self._embed(1)
         mean = self._sum / self._count

@@ -43,6 +43,8 @@ BLOCK_SECONDS = 4.0
 MARGIN_SECONDS = 0.3
 FADE_SECONDS = 0.03
 _FRAME_MS = 5.0
+#: Cepstral coefficients of the average envelope that are kept (overall level and tilt).
+_KEEP_TILT = 3
 
 
 @dataclass(frozen=True)
@@ -65,27 +67,30 @@ class VoiceParams:
     breath: float
     #: Standard deviation of the slow pitch drift, in semitones.
     drift: float
+    #: How much of the speaker's average envelope shape is taken out (0 to 1).
+    ltas: float
 
     @classmethod
     def draw(cls, rng: np.random.Generator) -> VoiceParams:
         """A pseudo-voice drawn at random from the tuned ranges."""
         up = bool(rng.random() < 0.5)
-        scale = rng.uniform(1.15, 1.30) if up else rng.uniform(0.74, 0.85)
+        scale = rng.uniform(1.12, 1.22) if up else rng.uniform(0.80, 0.88)
         knots = 6
         steps = rng.uniform(0.6, 1.4, knots)
         base = np.linspace(0.0, 1.0, knots + 1)
         bent = np.concatenate([[0.0], np.cumsum(steps) / steps.sum()])
-        warp = np.minimum(1.0, 0.5 * base * scale + 0.5 * bent * scale)
+        warp = np.minimum(1.0, (0.7 * base + 0.3 * bent) * scale)
         warp[-1] = 1.0
         warp = np.maximum.accumulate(warp)
         return cls(
             pitch_shift=float(rng.uniform(4.0, 7.0) * (1 if up else -1)),
             pitch_range=float(rng.uniform(0.5, 0.8)),
             warp=tuple(float(v) for v in warp),
-            lifter=int(rng.integers(18, 28)),
+            lifter=int(rng.integers(26, 36)),
             ripple_db=tuple(float(v) for v in rng.uniform(-6.0, 6.0, 4)),
             breath=float(rng.uniform(0.6, 0.85)),
             drift=float(rng.uniform(0.3, 0.8)),
+            ltas=float(rng.uniform(0.7, 1.0)),
         )
 
 
@@ -94,7 +99,39 @@ def new_secret() -> int:
     return secrets.randbits(128)
 
 
-class VoiceStream:
+class CheckedStream:
+    """A stream of audio that the speaker attacker listens to on both sides:
+    the base of the voice streams, which call :meth:`_heard` with each piece
+    of input and output, and :meth:`_heard_last` with the final output."""
+
+    def __init__(self, sample_rate: int, channels: int) -> None:
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self._check = SpeakerCheck()
+        self._ears = (Mono16k(sample_rate, channels), Mono16k(sample_rate, channels))
+
+    def similarity(self) -> tuple[float | None, float | None]:
+        """What the speaker attacker made of the stream: ``(before, after)``
+        as :class:`~unseen.audio.speaker.SpeakerCheck` defines them."""
+        return self._check.result()
+
+    def _heard(self, original: Samples, output: Samples) -> None:
+        self._check.feed(self._ears[0](original), self._ears[1](output))
+
+    def process(self, samples: Samples) -> Samples:
+        """Add input, float32 of shape (channels, n); return the output that is ready."""
+        raise NotImplementedError
+
+    def flush(self) -> Samples:
+        """Return the rest of the output once the input has ended."""
+        raise NotImplementedError
+
+    def _heard_last(self, output: Samples) -> None:
+        original, processed = self._ears
+        self._check.feed(original(None), np.concatenate([processed(output), processed(None)]))
+
+
+class VoiceStream(CheckedStream):
     """Transforms the voices in a stream of audio, block by block.
 
     ``process`` takes float32 samples of shape (channels, n) and returns
@@ -118,8 +155,7 @@ class VoiceStream:
     def __init__(self, sample_rate: int, channels: int, *, seed: int | None = None) -> None:
         if sample_rate < 4000 or channels < 1:
             raise ValueError(f"unusable audio: {sample_rate} Hz, {channels} channels")
-        self.sample_rate = sample_rate
-        self.channels = channels
+        super().__init__(sample_rate, channels)
         self._seed = new_secret() if seed is None else seed
         self.params = VoiceParams.draw(np.random.default_rng([self._seed, 0]))
         self._block = int(BLOCK_SECONDS * sample_rate)
@@ -134,13 +170,6 @@ class VoiceStream:
         self._index = 0
         self._tail = np.zeros((channels, 0), np.float32)
         self._log_pitch: list[float] = []
-        self._check = SpeakerCheck()
-        self._heard = (Mono16k(sample_rate, channels), Mono16k(sample_rate, channels))
-
-    def similarity(self) -> tuple[float | None, float | None]:
-        """What the speaker attacker made of the stream so far: ``(before, after)``
-        as :class:`~unseen.audio.speaker.SpeakerCheck` defines them."""
-        return self._check.result()
 
     def process(self, samples: Samples) -> Samples:
         """Add input; return the output that is ready."""
@@ -152,7 +181,7 @@ class VoiceStream:
         while self._available() >= self._start + self._block + self._margin:
             parts.append(self._run(self._start + self._block, final=False))
         out = _join(parts, self.channels)
-        self._check.feed(self._heard[0](samples), self._heard[1](out))
+        self._heard(samples, out)
         return out
 
     def flush(self) -> Samples:
@@ -162,8 +191,7 @@ class VoiceStream:
             rest, self._tail = self._tail, np.zeros((self.channels, 0), np.float32)
         else:
             rest = self._run(end, final=True)
-        original, output = self._heard
-        self._check.feed(original(None), np.concatenate([output(rest), output(None)]))
+        self._heard_last(rest)
         return rest
 
     def _available(self) -> int:
@@ -217,6 +245,8 @@ class _World:
         for k, db in enumerate(params.ripple_db):
             self._colour += db / 20 * np.log(10) * np.cos(np.pi * (k + 1) * log_f)
         self._frame = int(rate * _FRAME_MS / 1000)
+        self._ltas_sum = np.zeros(self.fft)
+        self._ltas_count = 0
 
     def transform(self, x: Samples, drift: _F64, log_pitch: list[float]) -> Samples:
         """One channel of one block, transformed, same length."""
@@ -228,7 +258,7 @@ class _World:
         sp = pyworld.cheaptrick(signal, f0, times, self.rate, fft_size=self.fft)
         ap = pyworld.d4c(signal, f0, times, self.rate, fft_size=self.fft)
         f0 = self._pitch(f0, drift, log_pitch)
-        sp = self._envelope(sp)
+        sp = self._envelope(sp, f0 > 0)
         ap = np.clip(ap, 1e-6, 1.0) ** self.params.breath
         y = pyworld.synthesize(
             f0, np.ascontiguousarray(sp), np.ascontiguousarray(ap), self.rate, _FRAME_MS
@@ -255,13 +285,26 @@ class _World:
         out[voiced] = np.exp(target + self.params.pitch_range * (logs - mean) + wobble[voiced])
         return out
 
-    def _envelope(self, sp: _F64) -> _F64:
+    def _envelope(self, sp: _F64, voiced: npt.NDArray[np.bool_]) -> _F64:
         log_sp = np.log(np.maximum(sp, 1e-16))
         warped = (
             log_sp[:, self._index] * (1 - self._weight) + log_sp[:, self._index + 1] * self._weight
         )
         cepstrum = np.fft.irfft(warped, axis=1)
-        cepstrum[:, self.params.lifter : -self.params.lifter] = 0.0
+        lifter = self.params.lifter
+        cepstrum[:, lifter : -lifter + 1] = 0.0
+        # The speaker's average vocal-tract shape (the mean of the voiced
+        # frames' cepstra beyond the overall tilt, over everything heard so
+        # far) is taken out: what stays is how each sound differs from it.
+        if np.any(voiced):
+            self._ltas_sum += cepstrum[voiced].sum(axis=0)
+            self._ltas_count += int(voiced.sum())
+        if self._ltas_count:
+            mean = self._ltas_sum / self._ltas_count
+            detail = np.zeros_like(mean)
+            detail[_KEEP_TILT:lifter] = mean[_KEEP_TILT:lifter]
+            detail[-lifter + 1 : -_KEEP_TILT + 1] = mean[-lifter + 1 : -_KEEP_TILT + 1]
+            cepstrum -= self.params.ltas * detail
         smooth = np.fft.rfft(cepstrum, axis=1).real
         return np.exp(smooth + self._colour)
 

@@ -133,6 +133,7 @@ def main() -> None:
     default=_DEFAULTS.voice,
     show_default=True,
     help="Audio: 'transform' gives each voice a new pseudo-voice (a fresh one per file); "
+    "'replace' re-speaks the words with a synthetic voice and drops all other sound; "
     "'keep' leaves voices IDENTIFIABLE and only removes metadata.",
 )
 @click.option(

@@ -45,7 +45,9 @@ def protect_audio(
     raise AssertionError("unreachable")
 
 
-def _stream(rate: int, channels: int, options: Options) -> CheckedStream | None:
+def voice_stream(rate: int, channels: int, options: Options) -> CheckedStream | None:
+    """The stream that protects voices as ``options.voice`` says (None for
+    "keep"): for audio files and for the sound tracks of videos alike."""
     if options.voice == "transform":
         return VoiceStream(rate, channels, seed=options.voice_seed)
     if options.voice == "replace":
@@ -55,12 +57,26 @@ def _stream(rate: int, channels: int, options: Options) -> CheckedStream | None:
     return None
 
 
+def release_check(stream: CheckedStream) -> tuple[float | None, float | None]:
+    """The attacker's ``(before, after)`` once a stream was flushed; raises
+    :class:`~unseen.errors.VerificationFailed` when the output's voice is
+    still too close to the original's (then nothing may be released)."""
+    before, after = stream.similarity()
+    if after is not None and after > VOICE_SIMILARITY_LIMIT:
+        raise _StillRecognizable(
+            f"the speaker attacker still matches the voice to the original "
+            f"(similarity {after:.2f}, limit {VOICE_SIMILARITY_LIMIT})",
+            stage="verify",
+        )
+    return before, after
+
+
 def _attempt(
     path: Path, target: Path, fmt: str, options: Options, force: bool
 ) -> tuple[AudioSummary, tuple[str, ...]]:
     with Source(path, fmt, max_seconds=options.max_audio_seconds) as source:
         info = source.info
-        stream = _stream(info.sample_rate, info.channels, options)
+        stream = voice_stream(info.sample_rate, info.channels, options)
         counted = 0
 
         def write(out: BinaryIO) -> None:
@@ -73,13 +89,7 @@ def _attempt(
                 raise CorruptMedia("the file holds no audio samples", stage="decode")
             if stream is not None:
                 sink.write(stream.flush())
-                _, after = stream.similarity()
-                if after is not None and after > VOICE_SIMILARITY_LIMIT:
-                    raise _StillRecognizable(
-                        f"the speaker attacker still matches the voice to the original "
-                        f"(similarity {after:.2f}, limit {VOICE_SIMILARITY_LIMIT})",
-                        stage="verify",
-                    )
+                release_check(stream)
             sink.close()
 
         write_atomic(target, write, lambda p: check_output(p, info, counted), force=force)

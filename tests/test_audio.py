@@ -306,3 +306,16 @@ def test_replace_respeaks_the_words(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     (result,) = unseen.anonymize([source], tmp_path / "out", options=options).files
     assert result.status == "ok", result.error
     assert result.audio is not None and result.audio.voice == "replace"
+
+
+@pytest.mark.shared
+def test_real_speech_is_released_and_no_longer_matches(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.undo()  # the real release limit
+    source = shared_data / "speech" / "vctk-4" / "p226" / "p226_003.wav"
+    (result,) = unseen.anonymize([source], tmp_path / "out").files
+    assert result.status == "ok", result.error
+    assert result.audio is not None
+    assert result.audio.similarity_before is not None and result.audio.similarity_after is not None
+    assert result.audio.similarity_after < min(0.75, result.audio.similarity_before)

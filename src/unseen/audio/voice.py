@@ -6,13 +6,19 @@ synthesised again. Several things change at once, because models.md
 measured that no single knob (pitch, formants, McAdams) defeats a
 speaker-verification model:
 
-- **pitch**: the speaker's mean pitch is replaced by a drawn target and
-  the contour's excursions are scaled, with a slow random drift;
+- **pitch**: the speaker's mean pitch (running mean) is moved 4 to 7
+  semitones up or down and the contour's excursions are flattened, with a
+  slow random drift;
 - **formants**: the spectral envelope's frequency axis is warped by a
-  drawn, non-uniform curve (vocal-tract length and shape);
+  drawn, non-uniform curve (vocal-tract length and shape), in the same
+  direction as the pitch;
 - **timbre**: the envelope's fine detail is smoothed away (cepstral
-  liftering) and a drawn spectral tilt and ripple are added;
+  liftering), the speaker's average envelope shape (running mean over
+  voiced frames) is taken out, and a drawn spectral colouring is added;
 - **breathiness**: aperiodicity is raised.
+
+The ranges were tuned by hand on vctk-4 and fsdd-6 (bench/voice.py), once,
+not per file; each file draws its own values from them.
 
 The loudness contour of the input is put back on the output frame by
 frame, so pauses and silence stay as they were and non-speech sounds keep

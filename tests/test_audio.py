@@ -319,3 +319,9 @@ def test_real_speech_is_released_and_no_longer_matches(
     assert result.audio is not None
     assert result.audio.similarity_before is not None and result.audio.similarity_after is not None
     assert result.audio.similarity_after < min(0.75, result.audio.similarity_before)
+
+
+def test_inspect_says_audio_is_for_anonymize(tmp_path: Path) -> None:
+    source = write_audio(tmp_path / "a.wav", "WAV", speech(0.5)[None], 16_000)
+    with pytest.raises(unseen.UnseenError, match="inspect reads images only"):
+        unseen.inspect(source)

@@ -298,7 +298,9 @@ def _unsupported(path: Path) -> str:
 
 
 def _unsupported_kind(kind: Kind, fmt: str) -> str:
-    if kind in ("video", "audio"):
+    if kind == "audio":  # only inspect gets here: anonymize protects audio
+        return f"audio ({fmt}): inspect reads images only; anonymize protects audio files"
+    if kind == "video":
         return f"{kind} ({fmt}) is not supported yet; nothing was written"
     return "not a supported image (its content matches no known format)"
 

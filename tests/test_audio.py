@@ -325,3 +325,22 @@ def test_inspect_says_audio_is_for_anonymize(tmp_path: Path) -> None:
     source = write_audio(tmp_path / "a.wav", "WAV", speech(0.5)[None], 16_000)
     with pytest.raises(unseen.UnseenError, match="inspect reads images only"):
         unseen.inspect(source)
+
+
+def test_vorbis_at_44k_becomes_opus_at_48k(tmp_path: Path) -> None:
+    source = tmp_path / "song.ogg"
+    with av.open(str(source), "w", format="ogg") as container:
+        stream = container.add_stream("vorbis", rate=44_100, layout="stereo")
+        stream.codec_context.options = {"strict": "-2"}  # FFmpeg's own Vorbis encoder
+        frame = av.AudioFrame.from_ndarray(_stereo(1.0, 44_100), format="fltp", layout="stereo")
+        frame.sample_rate = 44_100
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    (result,) = unseen.anonymize([source], tmp_path / "out").files
+    assert result.status == "ok", result.error
+    assert any("48000 Hz" in note for note in result.notes)
+    container, samples = _decode(tmp_path / "out" / "song.ogg")
+    with container:
+        assert container.streams.audio[0].codec_context.name == "opus"
+        assert container.streams.audio[0].codec_context.sample_rate == 48_000
+    assert abs(samples.shape[1] - 48_000) <= 4_800

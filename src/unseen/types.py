@@ -196,6 +196,34 @@ class Inspection:
         }
 
 
+@dataclass(frozen=True)
+class AudioSummary:
+    """What was done to one audio file's sound."""
+
+    voice: str
+    sample_rate: int
+    channels: int
+    seconds: float
+    #: The speaker attacker's similarity (cosine, -1 to 1): within the original
+    #: (before) and between the original and the output (after); None when
+    #: not measured (``voice="keep"``, or too little audio).
+    similarity_before: float | None = None
+    similarity_after: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, 3)
+
+        return {
+            "voice": self.voice,
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "seconds": round(self.seconds, 3),
+            "similarity_before": rounded(self.similarity_before),
+            "similarity_after": rounded(self.similarity_after),
+        }
+
+
 #: "skipped": the output already existed and ``skip_existing`` was asked for.
 Status = Literal["ok", "failed", "skipped"]
 
@@ -221,6 +249,7 @@ class FileResult:
     seconds: float = 0.0
     #: The attacks run on the output before release (None: the file never got that far).
     verification: Verification | None = None
+    audio: AudioSummary | None = None
 
     @property
     def faces(self) -> int:
@@ -243,6 +272,7 @@ class FileResult:
             "notes": list(self.notes),
             "seconds": round(self.seconds, 3),
             "verification": None if self.verification is None else self.verification.to_dict(),
+            "audio": None if self.audio is None else self.audio.to_dict(),
         }
 
 

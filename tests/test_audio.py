@@ -1,0 +1,346 @@
+"""Audio files end to end: voices transformed, metadata gone, fail closed."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from audio_media import FORMATS, TAG_SECRETS, speech, with_flac_picture, with_id3_cover, write_audio
+from click.testing import CliRunner, Result
+from helpers import astronaut, encoded
+
+import unseen
+import unseen.audio.pipeline
+from unseen.audio.voice import VoiceStream
+from unseen.cli.main import main
+from unseen.media.sniff import HEAD_BYTES, sniff
+
+RATES = {"WAV": 16_000, "AIFF": 22_050, "FLAC": 44_100, "MP3": 44_100, "OGG": 48_000, "M4A": 48_000}
+
+
+@pytest.fixture(autouse=True)
+def lenient_attacker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The synthetic voice is close to every other synthetic voice for the
+    d-vector (0.96 between two pitches), so the release check is relaxed
+    here; test_attacker_* below test the check itself."""
+    monkeypatch.setattr(unseen.audio.pipeline, "VOICE_SIMILARITY_LIMIT", 0.97)
+
+
+def _stereo(seconds: float, rate: int) -> np.ndarray:
+    return np.stack([speech(seconds, rate), 0.5 * speech(seconds, rate, seed=1)])
+
+
+def _decode(path: Path) -> tuple[av.container.InputContainer, np.ndarray]:
+    container = av.open(str(path))
+    stream = container.streams.audio[0]
+    samples = np.concatenate(
+        [
+            f.to_ndarray().reshape(stream.codec_context.channels, -1)
+            for f in container.decode(stream)
+        ],
+        axis=1,
+    )
+    return container, samples
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_each_format_end_to_end(fmt: str, tmp_path: Path) -> None:
+    rate = RATES[fmt]
+    source = write_audio(
+        tmp_path / f"talk{FORMATS[fmt][2]}", fmt, _stereo(1.5, rate), rate, tags=TAG_SECRETS
+    )
+    picture = encoded(astronaut(32), "PNG")
+    if fmt == "MP3":
+        source.write_bytes(with_id3_cover(source.read_bytes(), picture))
+    if fmt == "FLAC":
+        source.write_bytes(with_flac_picture(source.read_bytes(), picture))
+    before = source.read_bytes()
+    report = unseen.anonymize([source], tmp_path / "out")
+    (result,) = report.files
+    assert result.status == "ok", result.error
+    out = tmp_path / "out" / source.name
+    data = out.read_bytes()
+    assert sniff(data[:HEAD_BYTES]) == ("audio", fmt)
+    for secret in (*TAG_SECRETS.values(), "Lavf", "Lavc"):
+        assert secret.encode() not in data
+    assert picture[:64] not in data and b"image/png" not in data
+    assert any(r.startswith(("tags:", "stream tags:")) for r in result.removed)
+    if fmt in ("MP3", "FLAC"):
+        assert "embedded:cover art" in result.removed
+    container, samples = _decode(out)
+    with container:
+        assert len(container.streams) == 1
+        assert not {
+            k
+            for k in container.metadata
+            if k not in ("major_brand", "minor_version", "compatible_brands")
+        }
+        assert container.streams.audio[0].codec_context.sample_rate == rate
+    assert samples.shape[0] == 2
+    assert abs(samples.shape[1] - int(1.5 * rate)) <= (
+        0 if fmt in ("WAV", "AIFF", "FLAC") else 0.1 * rate
+    )
+    assert result.audio is not None and result.audio.voice == "transform"
+    assert result.audio.similarity_after is not None
+    assert source.read_bytes() == before  # the original is untouched
+
+
+def test_stream_output_does_not_depend_on_chunking() -> None:
+    x = speech(9.5, 16_000)[None]
+    whole = VoiceStream(16_000, 1, seed=5)
+    one = np.concatenate([whole.process(x), whole.flush()], axis=1)
+    pieces = VoiceStream(16_000, 1, seed=5)
+    rng = np.random.default_rng(0)
+    cuts = np.sort(rng.integers(0, x.shape[1], 12))
+    parts = [pieces.process(p) for p in np.split(x, cuts, axis=1)] + [pieces.flush()]
+    many = np.concatenate(parts, axis=1)
+    assert one.shape == many.shape == x.shape
+    np.testing.assert_allclose(one, many, atol=1e-6)
+
+
+def test_no_clicks_at_block_borders() -> None:
+    rate = 16_000
+    t = np.arange(10 * rate) / rate
+    hum = (0.3 * np.sin(2 * np.pi * 150 * t) * (1 + 0.3 * np.sin(2 * np.pi * 0.5 * t))).astype(
+        np.float32
+    )
+    stream = VoiceStream(rate, 1, seed=1)
+    y = np.concatenate([stream.process(hum[None]), stream.flush()], axis=1)[0]
+    jumps = np.abs(np.diff(y))
+    borders = [int(k * 4.0 * rate) for k in (1, 2)]
+    near = np.concatenate([jumps[b - 800 : b + 800] for b in borders])
+    assert near.max() <= 1.5 * np.percentile(jumps, 99.9)
+
+
+def test_seed_reproduces_and_fresh_secrets_differ() -> None:
+    x = speech(2.0)[None]
+
+    def run(seed: int | None) -> np.ndarray:
+        stream = VoiceStream(16_000, 1, seed=seed)
+        return np.concatenate([stream.process(x), stream.flush()], axis=1)
+
+    np.testing.assert_array_equal(run(42), run(42))
+    assert not np.allclose(run(None), run(None), atol=1e-3)
+
+
+def test_silence_stays_silence() -> None:
+    rate = 16_000
+    x = np.concatenate([speech(1.0, rate), np.zeros(rate, np.float32), speech(1.0, rate, seed=2)])
+    stream = VoiceStream(rate, 1)
+    y = np.concatenate([stream.process(x[None]), stream.flush()], axis=1)[0]
+    assert len(y) == len(x)
+    assert np.max(np.abs(y[rate + 800 : 2 * rate - 800])) < 1e-4
+    assert np.sqrt(np.mean(y[:rate] ** 2)) > 0.3 * np.sqrt(np.mean(x[:rate] ** 2))
+    zeros = VoiceStream(rate, 2)
+    silent = np.concatenate(
+        [zeros.process(np.zeros((2, 3 * rate), np.float32)), zeros.flush()], axis=1
+    )
+    assert silent.shape == (2, 3 * rate) and not silent.any()
+
+
+def test_attacker_similarity_drops() -> None:
+    x = speech(8.0)[None]
+    stream = VoiceStream(16_000, 1, seed=3)
+    stream.process(x)
+    stream.flush()
+    before, after = stream.similarity()
+    assert before is not None and after is not None
+    assert after < before - 0.1
+
+
+def test_attacker_match_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(unseen.audio.pipeline, "VOICE_SIMILARITY_LIMIT", -1.0)
+    source = write_audio(tmp_path / "a.wav", "WAV", speech(1.0)[None], 16_000)
+    (result,) = unseen.anonymize([source], tmp_path / "out").files
+    assert result.status == "failed"
+    assert "speaker attacker still matches" in (result.error or "")
+    assert "after 3 pseudo-voices" in (result.error or "")
+    assert not (tmp_path / "out" / "a.wav").exists()
+    assert not list((tmp_path / "out").glob(".unseen-*"))
+
+
+def _cli(*args: str) -> Result:
+    """The command line in this process, so that the relaxed release check applies."""
+    return CliRunner().invoke(main, list(args))
+
+
+def test_keep_mode_and_seed_on_the_command_line(tmp_path: Path) -> None:
+    source = write_audio(tmp_path / "a.flac", "FLAC", speech(1.0)[None], 16_000, tags=TAG_SECRETS)
+    kept_report = tmp_path / "k.json"
+    done = _cli(
+        "anonymize",
+        str(source),
+        "--out",
+        str(tmp_path / "keep"),
+        "--voice",
+        "keep",
+        "--report",
+        str(kept_report),
+    )
+    assert done.exit_code == 0, done.output
+    assert "--voice keep leaves voices" in done.output
+    _, kept = _decode(tmp_path / "keep" / "a.flac")
+    _, original = _decode(source)
+    np.testing.assert_array_equal(kept, original)  # lossless in and out: the voice is kept
+    entry = json.loads(kept_report.read_text())["files"][0]
+    assert entry["audio"]["voice"] == "keep" and entry["audio"]["similarity_after"] is None
+    assert "tags:title" in entry["metadata_removed"]
+    seeded_report = tmp_path / "s.json"
+    done = _cli(
+        "anonymize",
+        str(source),
+        "--out",
+        str(tmp_path / "seeded"),
+        "--voice-seed",
+        "99",
+        "--report",
+        str(seeded_report),
+    )
+    assert done.exit_code == 0, done.output
+    assert json.loads(seeded_report.read_text())["options"]["voice_seed"] == "hidden"
+
+
+HOSTILE = {
+    "corrupt.wav": b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00" + bytes(range(256)) * 4,
+    "noise.mp3": b"ID3\x04\x00\x00\x00\x00\x00\x00" + np.random.default_rng(1).bytes(3000),
+    "truncated.flac": None,  # made below
+    "no-samples.wav": None,
+    "wrong-name.jpg": None,
+}
+
+
+def test_hostile_audio_fails_closed(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, data in HOSTILE.items():
+        if data is not None:
+            (folder / name).write_bytes(data)
+    flac = write_audio(tmp_path / "x.flac", "FLAC", speech(1.0)[None], 16_000).read_bytes()
+    (folder / "truncated.flac").write_bytes(flac[:60])
+    fmt_chunk = b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16_000, 32_000, 2, 16)
+    (folder / "no-samples.wav").write_bytes(
+        b"RIFF" + struct.pack("<I", 36) + b"WAVE" + fmt_chunk + b"data\0\0\0\0"
+    )
+    write_audio(folder / "wrong-name.jpg", "WAV", speech(0.5)[None], 16_000)
+    report = unseen.anonymize([folder], tmp_path / "out")
+    results = {Path(r.input).name: r for r in report.files}
+    for name in ("corrupt.wav", "noise.mp3", "truncated.flac", "no-samples.wav"):
+        assert results[name].status == "failed", name
+        assert not (tmp_path / "out" / name).exists()
+    assert "no audio samples" in (results["no-samples.wav"].error or "")
+    # the content decides, not the name (as for photos)
+    assert results["wrong-name.jpg"].status == "ok"
+    assert sniff((tmp_path / "out" / "wrong-name.jpg").read_bytes()[:HEAD_BYTES]) == (
+        "audio",
+        "WAV",
+    )
+    assert not list((tmp_path / "out").glob(".unseen-*"))
+
+
+def test_audio_limits(tmp_path: Path) -> None:
+    source = write_audio(tmp_path / "long.wav", "WAV", speech(3.0)[None], 16_000)
+    result = unseen.anonymize(
+        [source], tmp_path / "out", options=unseen.Options(max_audio_seconds=2)
+    ).files[0]
+    assert result.status == "failed" and "above the limit of 2" in (result.error or "")
+    result = unseen.anonymize(
+        [source], tmp_path / "out", options=unseen.Options(max_file_bytes=1000)
+    ).files[0]
+    assert result.status == "failed" and "above the limit of 1,000" in (result.error or "")
+
+
+def test_stream_memory_is_bounded() -> None:
+    rate = 8_000
+    stream = VoiceStream(rate, 1, seed=2)
+    piece = speech(1.0, rate)[None]
+    total = 0
+    for _ in range(30):
+        total += stream.process(piece).shape[1]
+        held = stream._pending.shape[1]  # what the stream keeps between calls
+        assert held <= (4.0 + 2 * 0.3 + 0.03 + 1.0) * rate
+    total += stream.flush().shape[1]
+    assert total == 30 * rate
+
+
+def test_audio_opens_no_socket(tmp_path: Path) -> None:
+    from test_network import _watching
+
+    source = write_audio(tmp_path / "a.ogg", "OGG", speech(1.0, 48_000)[None], 48_000)
+    with _watching() as seen:
+        report = unseen.anonymize([source], tmp_path / "out")
+    assert seen == []
+    assert report.ok, report.failed
+
+
+def test_audio_limit_is_documented() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "limits.md").read_text()
+    assert "`max_audio_seconds`" in doc
+    assert f"{unseen.Options().max_audio_seconds:,}" in doc
+
+
+def test_replace_respeaks_the_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from unseen.audio.io import resample_mono
+    from unseen.audio.replace import ReplaceStream
+    from unseen.audio.speak import engine
+
+    said = engine().say("The quick brown fox jumps over the lazy dog.", 150)
+    rate = 16_000
+    voice = resample_mono(said, engine().rate, rate)
+    x = np.concatenate([np.zeros(rate // 2, np.float32), voice, np.zeros(rate, np.float32)])
+    stream = ReplaceStream(rate, 2)
+    y = np.concatenate([stream.process(np.stack([x, x])), stream.flush()], axis=1)
+    assert y.shape == (2, len(x))
+    text = " ".join(s.text for s in stream.transcript).lower()
+    assert "quick" in text and "dog" in text
+    assert not y[:, : rate // 4].any()  # before the first word: silence
+    assert np.sqrt(np.mean(y**2)) > 0.2 * np.sqrt(np.mean(x**2))
+    monkeypatch.setattr(
+        unseen.audio.pipeline, "VOICE_SIMILARITY_LIMIT", 1.01
+    )  # eSpeak in, eSpeak out
+    source = write_audio(tmp_path / "fox.wav", "WAV", x[None], rate, tags=TAG_SECRETS)
+    options = unseen.Options(voice="replace")
+    (result,) = unseen.anonymize([source], tmp_path / "out", options=options).files
+    assert result.status == "ok", result.error
+    assert result.audio is not None and result.audio.voice == "replace"
+
+
+@pytest.mark.shared
+def test_real_speech_is_released_and_no_longer_matches(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.undo()  # the real release limit
+    source = shared_data / "speech" / "vctk-4" / "p226" / "p226_003.wav"
+    (result,) = unseen.anonymize([source], tmp_path / "out").files
+    assert result.status == "ok", result.error
+    assert result.audio is not None
+    assert result.audio.similarity_before is not None and result.audio.similarity_after is not None
+    assert result.audio.similarity_after < min(0.75, result.audio.similarity_before)
+
+
+def test_inspect_says_audio_is_for_anonymize(tmp_path: Path) -> None:
+    source = write_audio(tmp_path / "a.wav", "WAV", speech(0.5)[None], 16_000)
+    with pytest.raises(unseen.UnseenError, match="inspect reads images only"):
+        unseen.inspect(source)
+
+
+def test_vorbis_at_44k_becomes_opus_at_48k(tmp_path: Path) -> None:
+    source = tmp_path / "song.ogg"
+    with av.open(str(source), "w", format="ogg") as container:
+        stream = container.add_stream("vorbis", rate=44_100, layout="stereo")
+        stream.codec_context.options = {"strict": "-2"}  # FFmpeg's own Vorbis encoder
+        frame = av.AudioFrame.from_ndarray(_stereo(1.0, 44_100), format="fltp", layout="stereo")
+        frame.sample_rate = 44_100
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    (result,) = unseen.anonymize([source], tmp_path / "out").files
+    assert result.status == "ok", result.error
+    assert any("48000 Hz" in note for note in result.notes)
+    container, samples = _decode(tmp_path / "out" / "song.ogg")
+    with container:
+        assert container.streams.audio[0].codec_context.name == "opus"
+        assert container.streams.audio[0].codec_context.sample_rate == 48_000
+    assert abs(samples.shape[1] - 48_000) <= 4_800

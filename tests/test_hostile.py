@@ -216,6 +216,7 @@ def test_only_protected_copies_are_written(batch: dict[str, Any]) -> None:
         "elsewhere",
         "in",
         "out",
+        "report.html",
         "report.json",
     ]
 

@@ -47,7 +47,7 @@ def main(source: str, output: str, masks: str) -> None:
     video_detect(
         source,
         output,
-        centerface=centerface,  # type: ignore[arg-type]
+        centerface=centerface,
         threshold=THRESHOLD,
         enable_preview=False,
         cam=False,

@@ -280,6 +280,8 @@ def test_ctrl_c_on_the_command_line_leaves_nothing(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell runs background jobs with Ctrl-C ignored, and children inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not list(out.glob(".unseen-*/output")) and time.monotonic() < deadline:
@@ -305,3 +307,19 @@ def test_the_output_check_refuses_any_tag_left_in_any_stream(tmp_path: Path) -> 
     plan = video.Plan("mp4", (320, 240), 0, 4, 4, 0.0, False, ())
     with pytest.raises(unseen.VerificationFailed, match="metadata survived"):
         video.check_output(tmp_path / "x.mp4", plan, 4)
+
+
+def test_pixel_aspect_ratio_is_kept(tmp_path: Path) -> None:
+    with av.open(str(tmp_path / "wide.mp4"), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        for index in range(6):
+            frame = av.VideoFrame.from_ndarray(np.zeros((240, 320, 3), np.uint8), "rgb24")
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    report = unseen.anonymize([tmp_path / "wide.mp4"], tmp_path / "out")
+    assert report.ok, report.failed
+    with av.open(str(tmp_path / "out" / "wide.mp4")) as written:
+        assert written.streams.video[0].sample_aspect_ratio == Fraction(4, 3)

@@ -68,8 +68,10 @@ def anonymize(
     progress: Progress | None = None,
     frame_progress: FrameProgress | None = None,
 ) -> RunReport:
-    """Protect every image in ``inputs`` (files or folders, recursively),
-    writing clean copies under ``out_dir`` with the same relative names.
+    """Protect every image and video in ``inputs`` (files or folders,
+    recursively), writing clean copies under ``out_dir`` with the same
+    relative names. ``frame_progress``, if given, is called after each video
+    frame written, with the input as shown, frames done and frames expected.
 
     Never raises for a bad input file: each file's outcome, error included,
     is in the returned report. Inputs are never modified, and an output

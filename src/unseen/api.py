@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from unseen import __version__
-from unseen.audio import protect_audio
+from unseen.audio import CheckedStream, protect_audio, release_check, voice_stream
 from unseen.config import VERIFY_RECOGNIZERS, Options
 from unseen.detect import Detector, detect_faces, get_detector
 from unseen.errors import (
@@ -36,6 +36,7 @@ from unseen.output import write_atomic
 from unseen.paths import Job, claim_outputs, collect
 from unseen.track import Tracker, mask_video
 from unseen.types import (
+    AudioSummary,
     EmbeddedImage,
     FileResult,
     Inspection,
@@ -44,7 +45,7 @@ from unseen.types import (
     RunReport,
     Verification,
 )
-from unseen.verify import Attackers, load_attackers, verify_image
+from unseen.verify import FACE_CHECKS, Attackers, FrameAudit, load_attackers, verify_image
 
 # onnxruntime (1.32 on Linux) writes a persistent device id under ~/.cache and
 # a session file in the temporary folder as soon as it is imported, then sends
@@ -166,7 +167,9 @@ def _protect(
         if kind == "video":
             # --format is for images: a video keeps its container and name.
             target = out / job.relative.with_suffix(job.source.suffix)
-            return _protect_video(job, target, fmt, options, force, began, frame_progress)
+            return _protect_video(
+                job, target, fmt, options, attackers, force, began, frame_progress
+            )
         if kind == "audio":
             return _protect_audio(job, target, fmt, options, force, began)
         if kind != "image":
@@ -234,6 +237,7 @@ def _protect_video(
     target: Path,
     fmt: str,
     options: Options,
+    attackers: Attackers | None,
     force: bool,
     began: float,
     frame_progress: FrameProgress | None,
@@ -244,20 +248,23 @@ def _protect_video(
     tracker: Tracker[video.Picture] = Tracker()
     passes = _passes(options, video=True)
     written = 0
+    voice = voice_stream(plan.sample_rate, plan.channels, options) if plan.audio else None
+    audit = None if attackers is None else FrameAudit(attackers, options)
+    sound = voice or (video.Unchanged() if plan.audio else None)
 
     def write(stream: BinaryIO) -> None:
         nonlocal written
 
         def stage(pictures: Iterator[video.Picture]) -> Iterator[video.Picture]:
-            return mask_video(pictures, passes, options, tracker)
+            return mask_video(pictures, passes, options, tracker, audit)
 
         def done(frames: int) -> None:
             if frame_progress is not None:
                 frame_progress(job.shown, frames, max(frames, plan.expected_frames))
 
-        # The voice stage plugs in here: an AudioTransform for kept sound.
-        audio = _same_samples if plan.audio else None
-        written = video.transcode(job.source, stream, plan, stage, audio, done)
+        written = video.transcode(job.source, stream, plan, stage, sound, done)
+        if voice is not None:
+            release_check(voice)
 
     write_atomic(target, write, lambda path: video.check_output(path, plan, written), force=force)
     return FileResult(
@@ -270,12 +277,26 @@ def _protect_video(
         tracks=tracker.tracks,
         removed=plan.removed,
         seconds=time.monotonic() - began,
+        audio=_sound_summary(plan, options, voice),
+        verification=Verification(skipped=FACE_CHECKS) if audit is None else audit.result(),
     )
 
 
-def _same_samples(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Sound kept as it is (re-encoded): until the voice stage exists."""
-    return samples
+def _sound_summary(
+    plan: video.Plan, options: Options, voice: CheckedStream | None
+) -> AudioSummary | None:
+    """What was done to a video's sound (None when it was dropped or absent)."""
+    if not plan.audio:
+        return None
+    before, after = (None, None) if voice is None else voice.similarity()
+    return AudioSummary(
+        voice=options.voice,
+        sample_rate=plan.sample_rate,
+        channels=plan.channels,
+        seconds=plan.declared_seconds,
+        similarity_before=before,
+        similarity_after=after,
+    )
 
 
 def _protect_audio(

@@ -100,6 +100,9 @@ VERIFY_RECOGNIZERS: tuple[str, ...] = ("sface",)
 #: faces (solid or noise) up to 0.59, above its match threshold, in the tests'
 #: media; such faces are left to the residual-face check.
 REID_MIN_FACE = 32
+#: Videos: re-identification and the face-structure check run on every this
+#: many frames (the residual-face check on every frame).
+REID_EVERY = 10
 #: A masked face is re-identified only when the output scores above what the
 #: same place painted solid scores (the surroundings alone) by more than this:
 #: on faces of 20 pixels, lossy encoding alone moved SFace's score by 0.12.

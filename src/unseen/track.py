@@ -19,7 +19,7 @@ released only once nothing more can be added to them.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -30,7 +30,7 @@ from unseen.config import Options
 from unseen.detect import Detector, detect_faces
 from unseen.mask import apply_masks
 from unseen.media.video import Picture
-from unseen.types import Detections, TrackSummary
+from unseen.types import Detections, MaskRegion, TrackSummary
 
 #: Longest run of frames without detection that a track bridges.
 MAX_GAP = 10
@@ -245,17 +245,26 @@ def _iou(a: Box, b: Box) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+#: Called with each frame's index, original and masked pixels and the regions
+#: masked; raises to stop the video (the verification stage).
+Audit = Callable[[int, npt.NDArray[np.uint8], npt.NDArray[np.uint8], Sequence[MaskRegion]], None]
+
+
 def mask_video(
     pictures: Iterator[Picture],
     passes: Sequence[tuple[Detector, float, float]],
     options: Options,
     tracker: Tracker[Picture],
+    audit: Audit | None = None,
 ) -> Iterator[Picture]:
     """The frame stage of a video: detect faces in each frame, follow them
-    with ``tracker``, and yield each frame masked, in order, once final."""
+    with ``tracker``, and yield each frame masked, in order, once final
+    (after ``audit`` has seen it)."""
 
     def masked(picture: Picture, faces: Detections) -> Picture:
-        pixels, _ = apply_masks(picture.rgb, faces, options, picture.index)
+        pixels, regions = apply_masks(picture.rgb, faces, options, picture.index)
+        if audit is not None:
+            audit(picture.index, picture.rgb, pixels, regions)
         return Picture(picture.index, picture.pts, pixels)
 
     for picture in pictures:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 import av
 import av.container
@@ -36,8 +36,28 @@ from unseen.config import Options
 from unseen.errors import CorruptMedia, LimitExceeded, UnsupportedFormat, VerificationFailed
 
 RGB = npt.NDArray[np.uint8]
-#: The audio stage: float32 samples shaped (channels, n) in, the same shape out.
-AudioTransform = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
+Samples = npt.NDArray[np.float32]
+
+
+class AudioStage(Protocol):
+    """The sound's stage (a voice stream of :mod:`unseen.audio`): float32
+    samples shaped (channels, n) in, whatever is ready out; once the input
+    has ended, ``flush`` returns the rest. The output is as long as the input."""
+
+    def process(self, samples: Samples) -> Samples: ...
+
+    def flush(self) -> Samples: ...
+
+
+class Unchanged:
+    """The sound kept as it is (``--voice keep``): re-encoded, not anonymized."""
+
+    def process(self, samples: Samples) -> Samples:
+        return samples
+
+    def flush(self) -> Samples:
+        return np.zeros((0, 0), np.float32)
+
 
 #: Frames waiting between stages; with the tracker's look-ahead this bounds
 #: how many frames are in memory at once.
@@ -103,6 +123,9 @@ class Plan:
     audio: bool
     #: "group:name" of every tag, stream and chapter that will not be copied.
     removed: tuple[str, ...]
+    #: The kept sound's sample rate and channels (0 when the sound is not kept).
+    sample_rate: int = 0
+    channels: int = 0
 
 
 def muxer_for(fmt: str, head: bytes, suffix: str) -> str:
@@ -168,6 +191,7 @@ def _plan(
         removed += [f"{stream.type}:{key}" for key in stream.metadata if key not in _STRUCTURAL]
     if container.chapters():
         removed.append("container:chapters")
+    sound = container.streams.audio[0].codec_context if audio else None
     declared = max(video.frames, 0)
     seconds = float(video.duration * video.time_base) if video.duration and video.time_base else 0.0
     if not seconds and container.duration:
@@ -182,6 +206,8 @@ def _plan(
         seconds,
         audio,
         tuple(dict.fromkeys(removed)),
+        sound.sample_rate if sound else 0,
+        sound.layout.nb_channels if sound else 0,
     )
 
 
@@ -190,7 +216,7 @@ def transcode(
     target: BinaryIO,
     plan: Plan,
     stage: FrameStage,
-    audio: AudioTransform | None,
+    audio: AudioStage | None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Decode ``container``, pass its frames through ``stage`` and its sound
@@ -209,7 +235,7 @@ def _transcode(
     target: BinaryIO,
     plan: Plan,
     stage: FrameStage,
-    audio: AudioTransform | None,
+    audio: AudioStage | None,
     progress: Callable[[int], None] | None,
 ) -> int:
     pipe = _Pipe()
@@ -339,16 +365,17 @@ def _turns(container: av.container.InputContainer) -> int:
 def _decode(
     container: av.container.InputContainer,
     plan: Plan,
-    audio: AudioTransform | None,
+    audio: AudioStage | None,
     pipe: _Pipe,
 ) -> None:
     video = _video(container)
     sound = container.streams.audio[0] if plan.audio else None
     resampler = None
-    samples = 0
-    if sound is not None:
+    timed: _Timed | None = None
+    if sound is not None and audio is not None:
         ctx = sound.codec_context
         resampler = av.AudioResampler(format="fltp", layout=ctx.layout.name, rate=ctx.sample_rate)
+        timed = _Timed(audio, ctx.layout.name, ctx.sample_rate, ctx.layout.nb_channels, pipe)
     index = 0
     first_pts: int | None = None
     last_pts: int | None = None
@@ -380,12 +407,13 @@ def _decode(
                         first_pts = pts
                     last_pts = pts
                     index += 1
-                elif isinstance(frame, av.AudioFrame) and resampler and audio is not None:
+                elif isinstance(frame, av.AudioFrame) and resampler and timed:
                     for part in resampler.resample(frame):
-                        samples = _audio(part, audio, samples, pipe)
-        if resampler is not None and audio is not None:
+                        timed.feed(part)
+        if resampler is not None and timed is not None:
             for part in resampler.resample(None):
-                samples = _audio(part, audio, samples, pipe)
+                timed.feed(part)
+            timed.end()
     except av.FFmpegError as exc:
         raise CorruptMedia(f"cannot decode the video: {_reason(exc)}", stage="decode") from None
     if index == 0 or first_pts is None or last_pts is None or video.time_base is None:
@@ -406,22 +434,41 @@ def _decode(
     pipe.put(pipe.encoded, None)
 
 
-def _audio(frame: av.AudioFrame, audio: AudioTransform, samples: int, pipe: _Pipe) -> int:
-    """Pass one block of samples through the audio stage and queue it; returns
-    the samples queued so far."""
-    before = frame.to_ndarray().astype(np.float32, copy=False)
-    after = np.ascontiguousarray(audio(before), dtype=np.float32)
-    if after.shape != before.shape:
-        raise CorruptMedia(
-            f"the audio stage returned {after.shape} samples for {before.shape}", stage="audio"
+class _Timed:
+    """Sound through the audio stage, queued as frames timed from where the
+    input's sound starts (the stage may return more or fewer samples than
+    it was given at each step, never in all)."""
+
+    def __init__(self, stage: AudioStage, layout: str, rate: int, channels: int, pipe: _Pipe):
+        self.stage, self.layout, self.rate, self.channels = stage, layout, rate, channels
+        self.pipe = pipe
+        self.pts: int | None = None
+
+    def feed(self, frame: av.AudioFrame) -> None:
+        if self.pts is None:
+            start = frame.pts * frame.time_base if frame.pts and frame.time_base else 0
+            self.pts = round(start * self.rate)
+        self._queue(self.stage.process(frame.to_ndarray().astype(np.float32, copy=False)))
+
+    def end(self) -> None:
+        self._queue(self.stage.flush())
+
+    def _queue(self, samples: Samples) -> None:
+        if samples.size == 0:
+            return
+        if samples.ndim != 2 or samples.shape[0] != self.channels:
+            raise CorruptMedia(
+                f"the audio stage returned samples shaped {samples.shape} for "
+                f"{self.channels} channels",
+                stage="audio",
+            )
+        out = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples, dtype=np.float32), format="fltp", layout=self.layout
         )
-    out = av.AudioFrame.from_ndarray(after, format="fltp", layout=frame.layout.name)
-    out.sample_rate = frame.sample_rate
-    if samples == 0 and frame.pts is not None and frame.time_base is not None:
-        samples = round(frame.pts * frame.time_base * frame.sample_rate)
-    out.pts, out.time_base = samples, Fraction(1, frame.sample_rate)
-    pipe.put(pipe.encoded, out)
-    return samples + frame.samples
+        out.sample_rate = self.rate
+        out.pts, out.time_base = self.pts or 0, Fraction(1, self.rate)
+        self.pts = (self.pts or 0) + samples.shape[1]
+        self.pipe.put(self.pipe.encoded, out)
 
 
 def _stage(stage: FrameStage, pipe: _Pipe) -> None:

@@ -1,0 +1,114 @@
+"""Videos are attacked frame by frame before release, and the sound by the
+speaker attacker: a face left visible in a single frame, or a voice left
+recognizable, means no output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+from videos import make_clip
+
+import unseen
+import unseen.audio
+import unseen.mask.apply
+import unseen.track
+from unseen.config import REID_EVERY, Options
+from unseen.media import video
+from unseen.types import Detections, MaskRegion
+
+
+def test_a_face_left_in_one_frame_fails_the_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", size=(640, 480), frames=12, scale=0.8)
+    real = unseen.track.apply_masks
+
+    def forgets_frame_7(
+        frame: np.ndarray, dets: Detections, options: Options, index: int = 0
+    ) -> tuple[np.ndarray, list[MaskRegion]]:
+        if index == 7:
+            return frame.copy(), []
+        return real(frame, dets, options, index)
+
+    monkeypatch.setattr(unseen.track, "apply_masks", forgets_frame_7)
+    report = unseen.anonymize([clip.path], tmp_path / "out")
+    (result,) = report.files
+    assert result.status == "failed"
+    assert result.stage == "verify"
+    assert "residual-face in frame 7" in (result.error or "")
+    assert result.verification is not None
+    assert [f.frame for f in result.verification.findings] == [7]
+    assert not (tmp_path / "out" / "clip.mp4").exists()
+
+
+def test_a_lightly_blurred_face_fails_the_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", size=(640, 480), frames=REID_EVERY + 2, scale=0.8)
+
+    def light_blur(patch: np.ndarray, options: Options, rng: object) -> np.ndarray:
+        out = patch.copy()
+        rgb = Image.fromarray(np.ascontiguousarray(patch[..., :3]))
+        out[..., :3] = np.asarray(rgb.filter(ImageFilter.GaussianBlur(2)))
+        return out
+
+    monkeypatch.setattr(unseen.mask.apply, "_fill", light_blur)
+    report = unseen.anonymize([clip.path], tmp_path / "out")
+    (result,) = report.files
+    assert result.status == "failed", "a blurred face was released"
+    assert result.stage == "verify"
+    assert "in frame 0" in (result.error or "")
+    assert not (tmp_path / "out" / "clip.mp4").exists()
+
+
+def test_a_protected_video_reports_its_checks_and_voice(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", size=(640, 480), frames=REID_EVERY + 2, scale=0.8)
+    report = unseen.anonymize([clip.path], tmp_path / "out")
+    (result,) = report.files
+    assert result.status == "ok", result.error
+    assert result.verification is not None and result.verification.complete
+    # Re-identification ran on the sampled frames, where the face is big enough.
+    assert {s.frame for s in result.verification.faces} <= {0, REID_EVERY}
+    assert result.verification.faces and not any(s.matched for s in result.verification.faces)
+    assert result.audio is not None and result.audio.voice == "transform"
+    assert result.audio.similarity_after is not None
+
+
+def test_an_unchanged_voice_fails_the_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", frames=60)
+
+    class Parrot(unseen.audio.CheckedStream):
+        """A voice stage that hands the original back."""
+
+        def process(self, samples: np.ndarray) -> np.ndarray:
+            self._heard(samples, samples)
+            return samples
+
+        def flush(self) -> np.ndarray:
+            rest = np.zeros((self.channels, 0), np.float32)
+            self._heard_last(rest)
+            return rest
+
+    monkeypatch.setattr(
+        unseen.api, "voice_stream", lambda rate, channels, options: Parrot(rate, channels)
+    )
+    report = unseen.anonymize([clip.path], tmp_path / "out")
+    (result,) = report.files
+    assert result.status == "failed"
+    assert "speaker attacker still matches" in (result.error or "")
+    assert not (tmp_path / "out" / "clip.mp4").exists()
+
+
+def test_no_verify_is_recorded(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", frames=6, audio=False)
+    report = unseen.anonymize([clip.path], tmp_path / "out", options=Options(verify=False))
+    (result,) = report.files
+    assert result.status == "ok"
+    assert result.verification is not None and not result.verification.complete
+    assert "residual-face" in result.verification.skipped
+    assert isinstance(video.Unchanged().flush(), np.ndarray)

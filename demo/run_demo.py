@@ -2,7 +2,8 @@
 protect them with the `unseen` command, and show what changed.
 
 Everything is written under demo-output/ in the repository (git-ignored):
-  demo-output/input/      the samples, full of metadata a phone would write
+  demo-output/input/      the samples (photos, a video with speech, a recording),
+                          full of metadata a phone would write
   demo-output/protected/  unseen's outputs and its JSON and HTML reports
 """
 
@@ -12,15 +13,31 @@ import io
 import shutil
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 from PIL import Image
 from skimage import data
 
+from unseen.audio.speak import engine
+
 ROOT = Path(__file__).resolve().parents[1] / "demo-output"
 INPUT, PROTECTED = ROOT / "input", ROOT / "protected"
 UNSEEN = Path(sys.executable).with_name("unseen")
+#: What a phone writes into a video or a recording: where, when, which device.
+PHONE_TAGS = {
+    "location": "+48.8584+002.2945/",
+    "creation_time": "2026-03-14T09:26:53.000000Z",
+    "make": "Apple",
+    "model": "iPhone 15",
+    "title": "Jane at the square",
+}
+TESTIMONY = (
+    "My name is Jane. On Tuesday morning I saw the soldiers close the square. "
+    "They took my neighbour away in a white van."
+)
 
 
 def phone_exif(width: int, height: int) -> Image.Exif:
@@ -77,6 +94,62 @@ def build_samples() -> None:
         loop=0,
         comment=b"demo animation",
     )
+    build_video(INPUT / "interview.mp4")
+    build_recording(INPUT / "testimony.wav")
+
+
+def speech(rate: int) -> np.ndarray:
+    """The testimony, spoken by eSpeak NG (which ships inside a wheel), at ``rate``."""
+    voice = engine()
+    said = voice.say(TESTIMONY, 150)
+    return np.interp(np.arange(0, len(said), voice.rate / rate), np.arange(len(said)), said)
+
+
+def write_sound(
+    out: av.container.OutputContainer, stream: av.AudioStream, sound: np.ndarray
+) -> None:
+    rate = stream.codec_context.sample_rate
+    for start in range(0, len(sound), 4096):
+        block = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(sound[None, start : start + 4096], np.float32),
+            format="fltp",
+            layout="mono",
+        )
+        block.sample_rate, block.pts, block.time_base = rate, start, Fraction(1, rate)
+        out.mux(stream.encode(block))
+    out.mux(stream.encode(None))
+
+
+def build_video(path: Path) -> None:
+    """A phone-like clip: the astronaut walks across a real photo while the
+    testimony is heard; GPS, time and device in the container's tags."""
+    sound = 0.5 * speech(48000)
+    frames = int(len(sound) / 48000 * 25) + 1
+    head = np.asarray(Image.fromarray(data.astronaut()).crop((140, 0, 330, 240)).resize((114, 144)))
+    scene = np.asarray(Image.fromarray(data.coffee()).resize((640, 360)))
+    with av.open(str(path), "w", format="mp4") as out:
+        out.metadata.update(PHONE_TAGS)
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 640, 360, "yuv420p"
+        audio = out.add_stream("aac", rate=48000, layout="mono")
+        for i in range(frames):
+            picture = scene.copy()
+            x = round((640 - 114) * i / (frames - 1))
+            picture[100:244, x : x + 114] = head
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        write_sound(out, audio, sound)
+
+
+def build_recording(path: Path) -> None:
+    """The testimony alone, as a WAV file with RIFF INFO tags."""
+    with av.open(str(path), "w", format="wav") as out:
+        out.metadata.update({"artist": "Jane Doe", "comment": PHONE_TAGS["location"]})
+        write_sound(
+            out, out.add_stream("pcm_s16le", rate=16000, layout="mono"), 0.5 * speech(16000)
+        )
 
 
 def main() -> int:

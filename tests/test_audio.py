@@ -86,6 +86,8 @@ def test_each_format_end_to_end(fmt: str, tmp_path: Path) -> None:
     )
     assert result.audio is not None and result.audio.voice == "transform"
     assert result.audio.similarity_after is not None
+    assert result.verification is not None and result.verification.complete
+    assert result.verification.to_dict()["checks"] == ["file", "metadata", "voice"]
     assert source.read_bytes() == before  # the original is untouched
 
 
@@ -188,6 +190,7 @@ def test_keep_mode_and_seed_on_the_command_line(tmp_path: Path) -> None:
     np.testing.assert_array_equal(kept, original)  # lossless in and out: the voice is kept
     entry = json.loads(kept_report.read_text())["files"][0]
     assert entry["audio"]["voice"] == "keep" and entry["audio"]["similarity_after"] is None
+    assert entry["verification"]["skipped"] == ["voice"]
     assert "tags:title" in entry["metadata_removed"]
     seeded_report = tmp_path / "s.json"
     done = _cli(

@@ -75,6 +75,7 @@ def test_a_protected_video_reports_its_checks_and_voice(tmp_path: Path) -> None:
     assert result.verification.faces and not any(s.matched for s in result.verification.faces)
     assert result.audio is not None and result.audio.voice == "transform"
     assert result.audio.similarity_after is not None
+    assert result.verification.to_dict()["checks"][-1] == "voice"
 
 
 def test_an_unchanged_voice_fails_the_video(
@@ -101,6 +102,8 @@ def test_an_unchanged_voice_fails_the_video(
     (result,) = report.files
     assert result.status == "failed"
     assert "speaker attacker still matches" in (result.error or "")
+    assert result.verification is not None
+    assert [f.check for f in result.verification.findings] == ["voice"]
     assert not (tmp_path / "out" / "clip.mp4").exists()
 
 

@@ -36,7 +36,10 @@ from unseen.output import write_atomic
 from unseen.paths import Job, claim_outputs, collect
 from unseen.track import Tracker, mask_video
 from unseen.types import (
+    CHECKS,
+    SOUND_CHECKS,
     AudioSummary,
+    Check,
     EmbeddedImage,
     FileResult,
     Inspection,
@@ -278,8 +281,20 @@ def _protect_video(
         removed=plan.removed,
         seconds=time.monotonic() - began,
         audio=_sound_summary(plan, options, voice),
-        verification=Verification(skipped=FACE_CHECKS) if audit is None else audit.result(),
+        verification=_video_verification(plan, options, audit),
     )
+
+
+def _video_verification(
+    plan: video.Plan, options: Options, audit: FrameAudit | None
+) -> Verification:
+    """The checks a released video passed: its frames' (unless ``--no-verify``)
+    and, when its sound was kept, the voice check (unless ``--voice keep``)."""
+    frames = Verification(skipped=FACE_CHECKS) if audit is None else audit.result()
+    if not plan.audio:
+        return frames
+    voice: tuple[Check, ...] = ("voice",) if options.voice == "keep" else ()
+    return dataclasses.replace(frames, checks=CHECKS, skipped=frames.skipped + voice)
 
 
 def _sound_summary(
@@ -318,6 +333,9 @@ def _protect_audio(
         notes=notes,
         seconds=time.monotonic() - began,
         audio=summary,
+        verification=Verification(
+            skipped=("voice",) if options.voice == "keep" else (), checks=SOUND_CHECKS
+        ),
     )
 
 

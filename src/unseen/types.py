@@ -321,15 +321,21 @@ class RunReport:
 #: What verification checks: the file itself (format, size, frames, decodes),
 #: metadata and embedded images left in it, faces left visible outside every
 #: mask, faces a recognizer still matches under a mask, and masked faces that
-#: keep the original's coarse structure (blur, pixelation).
-Check = Literal["file", "metadata", "residual-face", "reidentification", "face-structure"]
+#: keep the original's coarse structure (blur, pixelation), and voices the
+#: speaker attacker still matches to the original's.
+Check = Literal["file", "metadata", "residual-face", "reidentification", "face-structure", "voice"]
 CHECKS: tuple[Check, ...] = (
     "file",
     "metadata",
     "residual-face",
     "reidentification",
     "face-structure",
+    "voice",
 )
+#: The checks that apply to pictures (photos, and videos without sound).
+PICTURE_CHECKS: tuple[Check, ...] = CHECKS[:5]
+#: The checks that apply to sound alone.
+SOUND_CHECKS: tuple[Check, ...] = ("file", "metadata", "voice")
 
 
 @dataclass(frozen=True)
@@ -402,14 +408,17 @@ class FaceScore:
 class Verification:
     """The checks run on one output (or one frame of it), and what they found.
 
-    ``skipped`` names the checks that were not run (``--no-verify``, or no
-    original to compare with); a file passes when nothing was found.
+    ``checks`` are those that apply to the file (a recording has no faces),
+    ``skipped`` those of them that were not run (``--no-verify``, ``--voice
+    keep``, or no original to compare with); a file passes when nothing was
+    found.
     """
 
     findings: tuple[Finding, ...] = ()
     faces: tuple[FaceScore, ...] = ()
     skipped: tuple[Check, ...] = ()
     seconds: float = 0.0
+    checks: tuple[Check, ...] = PICTURE_CHECKS
 
     @property
     def passed(self) -> bool:
@@ -428,6 +437,7 @@ class Verification:
             tuple(s for p in parts for s in p.faces),
             skipped,
             seconds,
+            tuple(c for c in CHECKS if any(c in p.checks for p in parts)),
         )
 
     def summary(self) -> str:
@@ -439,7 +449,7 @@ class Verification:
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
-            "checks": [c for c in CHECKS if c not in self.skipped],
+            "checks": [c for c in self.checks if c not in self.skipped],
             "skipped": list(self.skipped),
             "findings": [f.to_dict() for f in self.findings],
             "faces": [s.to_dict() for s in self.faces],

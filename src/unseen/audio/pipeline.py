@@ -10,7 +10,7 @@ from unseen.audio.voice import CheckedStream, VoiceStream
 from unseen.config import VOICE_SIMILARITY_LIMIT, Options
 from unseen.errors import CorruptMedia, VerificationFailed
 from unseen.output import write_atomic
-from unseen.types import AudioSummary
+from unseen.types import SOUND_CHECKS, AudioSummary, Finding, Verification
 
 #: Pseudo-voices drawn for one file before giving up, when the attacker still
 #: matches the output to the original (fresh secrets only: a fixed seed
@@ -41,7 +41,9 @@ def protect_audio(
             if attempt == (ATTEMPTS if retry else 1) - 1:
                 tries = f" after {ATTEMPTS} pseudo-voices" if retry else ""
                 raise VerificationFailed(
-                    f"{exc.reason}{tries}; nothing was written", stage="verify"
+                    f"{exc.reason}{tries}; nothing was written",
+                    stage="verify",
+                    verification=exc.verification,
                 ) from None
     raise AssertionError("unreachable")
 
@@ -64,11 +66,12 @@ def release_check(stream: CheckedStream) -> tuple[float | None, float | None]:
     still too close to the original's (then nothing may be released)."""
     before, after = stream.similarity()
     if after is not None and after > VOICE_SIMILARITY_LIMIT:
-        raise _StillRecognizable(
+        reason = (
             f"the speaker attacker still matches the voice to the original "
-            f"(similarity {after:.2f}, limit {VOICE_SIMILARITY_LIMIT})",
-            stage="verify",
+            f"(similarity {after:.2f}, limit {VOICE_SIMILARITY_LIMIT})"
         )
+        found = Verification((Finding("voice", reason),), checks=SOUND_CHECKS)
+        raise _StillRecognizable(reason, stage="verify", verification=found)
     return before, after
 
 

@@ -264,7 +264,10 @@ def test_skip_existing_still_fails_bad_files_and_refuses_force(tmp_path: Path) -
     assert not unseen.anonymize([src], out).ok
     report = unseen.anonymize([src], out, skip_existing=True)
     assert [(f.status, f.error) for f in report.files] == [
-        ("failed", "not a supported image or video (its content matches no known format)"),
+        (
+            "failed",
+            "not a supported image, video or audio file (its content matches no known format)",
+        ),
         ("skipped", None),
     ]
     assert not report.ok

@@ -326,7 +326,7 @@ def test_real_speech_is_released_and_no_longer_matches(
 
 def test_inspect_says_audio_is_for_anonymize(tmp_path: Path) -> None:
     source = write_audio(tmp_path / "a.wav", "WAV", speech(0.5)[None], 16_000)
-    with pytest.raises(unseen.UnseenError, match="inspect reads images only"):
+    with pytest.raises(unseen.UnseenError, match="inspect and verify read images only"):
         unseen.inspect(source)
 
 

@@ -205,7 +205,7 @@ def _bad_files(root: Path) -> dict[str, str]:
     return {
         "truncated.mp4": "cannot read the video",
         "truncated.mkv": "truncated or damaged",
-        "notes.mp4": "not a supported image or video",
+        "notes.mp4": "not a supported image, video or audio file",
         "sound-only.mp4": "no video stream",
         "no-frames.mkv": "no frames|no video stream|End of file",
         "timestamps.mkv": r"broken timestamps: frame \d+ does not come after",

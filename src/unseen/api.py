@@ -420,11 +420,12 @@ def _unsupported(path: Path) -> str:
 
 
 def _unsupported_kind(kind: Kind, fmt: str) -> str:
-    if kind == "audio":  # only inspect gets here: anonymize protects audio
-        return f"audio ({fmt}): inspect reads images only; anonymize protects audio files"
-    if kind == "video":
-        return f"{kind} ({fmt}) is not supported yet; nothing was written"
-    return "not a supported image or video (its content matches no known format)"
+    if kind in ("audio", "video"):  # only inspect and verify get here: anonymize takes both
+        return (
+            f"{kind} ({fmt}): inspect and verify read images only; anonymize protects "
+            f"{kind} files and verifies them as it does"
+        )
+    return "not a supported image, video or audio file (its content matches no known format)"
 
 
 def _check_output(

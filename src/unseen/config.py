@@ -103,6 +103,11 @@ REID_MIN_FACE = 32
 #: Videos: re-identification and the face-structure check run on every this
 #: many frames (the residual-face check on every frame).
 REID_EVERY = 10
+#: Videos: the residual-face check looks at each frame at this scale. At
+#: half size YuNet still finds faces from about 20 pixels of the full frame
+#: (metrics.md counts a track as exposed from 24), for a quarter of the cost
+#: of the full frame: every frame is checked within the time budget.
+VIDEO_RESIDUAL_SCALE = 0.5
 #: A masked face is re-identified only when the output scores above what the
 #: same place painted solid scores (the surroundings alone) by more than this:
 #: on faces of 20 pixels, lossy encoding alone moved SFace's score by 0.12.

@@ -2,7 +2,8 @@
 
 A video is too long to decode twice, so its frames are attacked as they
 leave the masking stage, before they are encoded: the residual-face check on
-every frame (one frame with a face is enough to identify someone), and
+every frame, at ``VIDEO_RESIDUAL_SCALE`` (one frame with a face is enough to
+identify someone), and
 re-identification and face structure on every ``REID_EVERY``-th frame
 (recognizers cost about as much per face as detection costs per frame). The
 first finding stops the video: nothing is released.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from unseen.config import REID_EVERY, WEAK_FILLS, Options
+from unseen.config import REID_EVERY, VIDEO_RESIDUAL_SCALE, WEAK_FILLS, Options
 from unseen.errors import VerificationFailed
 from unseen.types import Check, FaceScore, MaskRegion, Verification
 from unseen.verify.faces import Attackers, Pixels, verify_frame
@@ -32,7 +33,10 @@ class FrameAudit:
     """
 
     def __init__(self, attackers: Attackers, options: Options) -> None:
-        self.attackers = attackers
+        self.attackers = Attackers(
+            tuple((d, scale * VIDEO_RESIDUAL_SCALE, t) for d, scale, t in attackers.passes),
+            attackers.recognizers,
+        )
         self.structure = options.fill not in WEAK_FILLS
         self.scores: list[FaceScore] = []
         self.seconds = 0.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from unseen.config import REID_CONTEXT_MARGIN, REID_EVERY
 from unseen.types import FaceScore, FileResult, RunReport
 
 _STYLE = """
@@ -23,6 +24,7 @@ th { background: #f2f2f2; }
 .file { border-top: 1px solid #ccc; padding-top: 0.8em; }
 code { font-size: 0.95em; }
 svg text { font: 11px system-ui, sans-serif; }
+.plot { overflow-x: auto; }
 """
 
 #: The plot's vertical range: similarities from -0.5 (unlike) to 1 (identical).
@@ -77,8 +79,11 @@ def render_html(report: RunReport) -> str:
         parts.append(
             "<p>For each masked face, a recognizer compares the original face with its own "
             "mirror image (<b>before</b>: what an unprotected copy scores) and with the same "
-            "place in the output (<b>after</b>). At or above the dashed line the recognizer "
-            "calls it the same person, and the file is not released.</p>"
+            "place in the output (<b>after</b>). A face counts as recognized (red) when its "
+            "after score reaches the dashed line <i>and</i> beats, by more than "
+            f"{REID_CONTEXT_MARGIN:g}, what the surroundings alone score (the mask area "
+            "painted solid): then the file is not released. Point at a face for its "
+            f"numbers. Videos show faces of every {REID_EVERY}th frame.</p>"
         )
         for result in scored:
             assert result.verification is not None
@@ -86,7 +91,7 @@ def render_html(report: RunReport) -> str:
             recognizers = dict.fromkeys(s.recognizer for s in result.verification.faces)
             for name in recognizers:
                 scores = [s for s in result.verification.faces if s.recognizer == name]
-                parts.append(_plot(name, scores))
+                parts.append(f'<div class="plot">{_plot(name, scores)}</div>')
             parts.append("</div>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -130,7 +135,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], raw: bool = Fal
 def _plot(recognizer: str, scores: Sequence[FaceScore]) -> str:
     """Before and after for each face, one column per face, against the threshold."""
     step, left, top, height = 46, 44, 14, 150
-    width = max(380, left + step * len(scores) + 16)
+    width = max(420, left + step * len(scores) + 16)
 
     def y(value: float) -> float:
         clipped = min(_HIGH, max(_LOW, value))
@@ -173,7 +178,7 @@ def _plot(recognizer: str, scores: Sequence[FaceScore]) -> str:
             "</g>"
         )
     items.append(
-        f'<text x="{left}" y="{top + height + 30}">face number; grey: before, '
+        f'<text x="2" y="{top + height + 30}">face number; grey: before, '
         "green: after (no match), red: after (match)</text></svg>"
     )
     return "".join(items)

@@ -126,7 +126,7 @@ def build_video(path: Path) -> None:
     sound = 0.5 * speech(48000)
     frames = int(len(sound) / 48000 * 25) + 1
     head = np.asarray(Image.fromarray(data.astronaut()).crop((140, 0, 330, 240)).resize((114, 144)))
-    scene = np.asarray(Image.fromarray(data.coffee()).resize((640, 360)))
+    scene = np.asarray(Image.fromarray(data.rocket()).resize((640, 360)))
     with av.open(str(path), "w", format="mp4") as out:
         out.metadata.update(PHONE_TAGS)
         video = out.add_stream("libx264", rate=25)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import stat
 import time
@@ -37,11 +38,13 @@ from unseen.paths import Job, claim_outputs, collect
 from unseen.track import Tracker, mask_video
 from unseen.types import (
     CHECKS,
+    PICTURE_CHECKS,
     SOUND_CHECKS,
     AudioSummary,
     Check,
     EmbeddedImage,
     FileResult,
+    Finding,
     Inspection,
     MaskRegion,
     MetadataItem,
@@ -245,9 +248,7 @@ def _protect_video(
     began: float,
     frame_progress: FrameProgress | None,
 ) -> FileResult:
-    with _open_regular(job.source) as stream:
-        muxer = video.muxer_for(fmt, stream.read(HEAD_BYTES), job.source.suffix)
-    plan = video.plan(job.source, muxer, options, keep_audio=options.audio == "keep")
+    plan = _video_plan(job.source, fmt, options, keep_audio=options.audio == "keep")
     tracker: Tracker[video.Picture] = Tracker()
     passes = _passes(options, video=True)
     written = 0
@@ -274,7 +275,7 @@ def _protect_video(
         input=job.shown,
         output=os.fspath(target),
         status="ok",
-        format=muxer,
+        format=plan.muxer,
         size=plan.size,
         frames=written,
         tracks=tracker.tracks,
@@ -283,6 +284,13 @@ def _protect_video(
         audio=_sound_summary(plan, options, voice),
         verification=_video_verification(plan, options, audit),
     )
+
+
+def _video_plan(path: Path, fmt: str, options: Options, keep_audio: bool) -> video.Plan:
+    """The plan of a video file sniffed as ``fmt``, written back in its own container."""
+    with _open_regular(path) as stream:
+        muxer = video.muxer_for(fmt, stream.read(HEAD_BYTES), path.suffix)
+    return video.plan(path, muxer, options, keep_audio=keep_audio)
 
 
 def _video_verification(
@@ -420,10 +428,15 @@ def _unsupported(path: Path) -> str:
 
 
 def _unsupported_kind(kind: Kind, fmt: str) -> str:
-    if kind in ("audio", "video"):  # only inspect and verify get here: anonymize takes both
+    if kind == "audio":  # only inspect and verify get here: anonymize takes it
         return (
-            f"{kind} ({fmt}): inspect and verify read images only; anonymize protects "
-            f"{kind} files and verifies them as it does"
+            f"audio ({fmt}): inspect and verify read images only; anonymize protects "
+            "audio files and verifies them as it does"
+        )
+    if kind == "video":  # only inspect gets here: anonymize and verify take it
+        return (
+            f"video ({fmt}): inspect reads images only; anonymize protects video files "
+            "and verify attacks them"
         )
     return "not a supported image, video or audio file (its content matches no known format)"
 
@@ -468,6 +481,9 @@ def verify_file(
     """
     options = options or Options()
     attackers = load_attackers(recognizers=recognizers)
+    kind, fmt = _sniff_file(Path(protected))
+    if kind == "video":
+        return _verify_video(Path(protected), fmt, original, options, attackers)
     data = _read(Path(protected), options)
     source: Decoded | None = None
     regions: list[MaskRegion] = []
@@ -478,6 +494,93 @@ def verify_file(
             dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes)
             regions.extend(plan_masks(dets, options, *source.size, index))
     return verify_image(data, _image_format(data), source, regions, options, attackers)
+
+
+def _verify_video(
+    protected: Path,
+    fmt: str,
+    original: str | os.PathLike[str] | None,
+    options: Options,
+    attackers: Attackers,
+) -> Verification:
+    """Attack a video file, frame by frame as it is decoded (and the original's
+    frames in lockstep, when given): its metadata and extra streams, residual
+    faces in every frame and, with an original, re-identification and face
+    structure every ``REID_EVERY`` frames, where the profile's video passes
+    find faces in the original. The sound is not attacked here (``voice``
+    is reported skipped)."""
+    began = time.monotonic()
+    after = _video_plan(protected, fmt, options, keep_audio=True)
+    findings: list[Finding] = []
+    if after.removed:
+        findings.append(Finding("metadata", f"metadata survived: {', '.join(after.removed)}"))
+    no_original: tuple[Check, ...] = ("reidentification", "face-structure")
+    before = None
+    if original is not None:
+        source = Path(original)
+        kind, source_fmt = _sniff_file(source)
+        if kind != "video":
+            raise UnsupportedFormat(
+                f"the original is not a video ({_unsupported_kind(kind, source_fmt)})",
+                path=source,
+                stage="read",
+            )
+        before = _video_plan(source, source_fmt, options, keep_audio=True)
+        no_original = ()
+    sound: tuple[Check, ...] = ("voice",) if after.audio and before and before.audio else ()
+    checks = CHECKS if sound else PICTURE_CHECKS
+    if before is not None and before.size != after.size:
+        findings.append(
+            Finding(
+                "file",
+                "the output is {}x{}, the original {}x{}".format(*after.size, *before.size),
+            )
+        )
+        return Verification(
+            tuple(findings), (), FACE_CHECKS + sound, time.monotonic() - began, checks
+        )
+    audit = FrameAudit(attackers, options, collect=True)
+    findings += _audit_frames(protected, after, original, before, options, audit)
+    found = audit.result()
+    return Verification(
+        tuple(findings) + found.findings,
+        found.faces,
+        tuple(c for c in CHECKS if c in found.skipped + no_original + sound),
+        time.monotonic() - began,
+        checks,
+    )
+
+
+def _audit_frames(
+    protected: Path,
+    after: video.Plan,
+    original: str | os.PathLike[str] | None,
+    before: video.Plan | None,
+    options: Options,
+    audit: FrameAudit,
+) -> list[Finding]:
+    """Feed ``audit`` the protected frames, with the original's and the regions
+    its faces take, until the end or until the audit is full. Returns a
+    "file" finding when the two hold different numbers of frames."""
+    passes = _passes(options, video=True)
+    shown = video.pictures(protected, after)
+    sources = video.pictures(Path(original), before) if original and before else None
+    counts = [0, 0]
+    for mine, theirs in itertools.zip_longest(shown, sources or (), fillvalue=None):
+        counts[0] += mine is not None
+        counts[1] += theirs is not None
+        if mine is None or (sources is not None and theirs is None):
+            continue  # counted only: the frame counts differ
+        regions: Sequence[MaskRegion] = ()
+        if theirs is not None:
+            dets = detect_faces(theirs.rgb, passes)
+            regions = plan_masks(dets, options, *after.size, mine.index)
+        audit(mine.index, None if theirs is None else theirs.rgb, mine.rgb, regions)
+        if audit.full:
+            return []
+    if sources is not None and counts[0] != counts[1]:
+        return [Finding("file", f"the output has {counts[0]} frames, the original {counts[1]}")]
+    return []
 
 
 def inspect(

@@ -16,7 +16,15 @@ import numpy as np
 import numpy.typing as npt
 
 from unseen import __version__
-from unseen.audio import CheckedStream, protect_audio, release_check, voice_stream
+from unseen.audio import (
+    CheckedStream,
+    protect_audio,
+    release_check,
+    voice_finding,
+    voice_stream,
+)
+from unseen.audio.speaker import RATE as SPEAKER_RATE
+from unseen.audio.speaker import SpeakerCheck
 from unseen.config import VERIFY_RECOGNIZERS, Options
 from unseen.detect import Detector, detect_faces, get_detector
 from unseen.errors import (
@@ -505,10 +513,10 @@ def _verify_video(
 ) -> Verification:
     """Attack a video file, frame by frame as it is decoded (and the original's
     frames in lockstep, when given): its metadata and extra streams, residual
-    faces in every frame and, with an original, re-identification and face
-    structure every ``REID_EVERY`` frames, where the profile's video passes
-    find faces in the original. The sound is not attacked here (``voice``
-    is reported skipped)."""
+    faces in every frame and, with an original, face structure in every frame
+    and re-identification every ``REID_EVERY`` frames, where the profile's
+    video passes find faces in the original; with an original and sound in
+    both, the speaker attacker on the two sound tracks."""
     began = time.monotonic()
     after = _video_plan(protected, fmt, options, keep_audio=True)
     findings: list[Finding] = []
@@ -516,8 +524,8 @@ def _verify_video(
         findings.append(Finding("metadata", f"metadata survived: {', '.join(after.removed)}"))
     no_original: tuple[Check, ...] = ("reidentification", "face-structure")
     before = None
-    if original is not None:
-        source = Path(original)
+    source = None if original is None else Path(original)
+    if source is not None:
         kind, source_fmt = _sniff_file(source)
         if kind != "video":
             raise UnsupportedFormat(
@@ -527,8 +535,9 @@ def _verify_video(
             )
         before = _video_plan(source, source_fmt, options, keep_audio=True)
         no_original = ()
-    sound: tuple[Check, ...] = ("voice",) if after.audio and before and before.audio else ()
-    checks = CHECKS if sound else PICTURE_CHECKS
+    voiced = before is not None and before.audio and after.audio
+    sound: tuple[Check, ...] = ("voice",) if voiced else ()
+    checks = CHECKS if voiced else PICTURE_CHECKS
     if before is not None and before.size != after.size:
         findings.append(
             Finding(
@@ -539,22 +548,36 @@ def _verify_video(
         return Verification(
             tuple(findings), (), FACE_CHECKS + sound, time.monotonic() - began, checks
         )
+    if voiced and source is not None:
+        findings += _audit_voice(protected, source)
     audit = FrameAudit(attackers, options, collect=True)
-    findings += _audit_frames(protected, after, original, before, options, audit)
+    findings += _audit_frames(protected, after, source, before, options, audit)
     found = audit.result()
     return Verification(
         tuple(findings) + found.findings,
         found.faces,
-        tuple(c for c in CHECKS if c in found.skipped + no_original + sound),
+        tuple(c for c in CHECKS if c in found.skipped + no_original),
         time.monotonic() - began,
         checks,
     )
 
 
+def _audit_voice(protected: Path, original: Path) -> list[Finding]:
+    """The speaker attacker on the two sound tracks, whole, each streamed."""
+    check = SpeakerCheck()
+    nothing = np.zeros(0, np.float32)
+    for piece in video.sound(original, SPEAKER_RATE):
+        check.feed(piece, nothing)
+    for piece in video.sound(protected, SPEAKER_RATE):
+        check.feed(nothing, piece)
+    finding = voice_finding(check.result()[1])
+    return [] if finding is None else [finding]
+
+
 def _audit_frames(
     protected: Path,
     after: video.Plan,
-    original: str | os.PathLike[str] | None,
+    original: Path | None,
     before: video.Plan | None,
     options: Options,
     audit: FrameAudit,
@@ -564,7 +587,7 @@ def _audit_frames(
     "file" finding when the two hold different numbers of frames."""
     passes = _passes(options, video=True)
     shown = video.pictures(protected, after)
-    sources = video.pictures(Path(original), before) if original and before else None
+    sources = video.pictures(original, before) if original and before else None
     counts = [0, 0]
     for mine, theirs in itertools.zip_longest(shown, sources or (), fillvalue=None):
         counts[0] += mine is not None

@@ -437,8 +437,8 @@ def verify(
     With ORIGINAL, every face found in it is attacked at the same place in
     PROTECTED: a face recognizer must no longer match it. Either way, a face
     visible outside those places, or identifying metadata, fails. A video is
-    attacked frame by frame (its sound is not). Exits 0 only when every
-    check run passes.
+    attacked frame by frame and, with ORIGINAL, its voice by the speaker
+    attacker. Exits 0 only when every check run passes.
     """
     if len(files) > 2:
         raise click.UsageError("give ORIGINAL PROTECTED, or PROTECTED alone")
@@ -476,10 +476,6 @@ def _print_verification(shown: str, found: Verification) -> None:
         )
     for check in found.skipped:
         reason = (
-            "no original given"
-            if check in ("reidentification", "face-structure")
-            else "the sound is not attacked by verify"
-            if check == "voice"
-            else "not run"
+            "no original given" if check in ("reidentification", "face-structure") else "not run"
         )
         click.echo(f"  {check}: {reason}")

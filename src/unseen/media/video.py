@@ -360,6 +360,21 @@ def pictures(path: Path, plan: Plan) -> Iterator[Picture]:
             pipe.wait()
 
 
+def sound(path: Path, rate: int) -> Iterator[Samples]:
+    """The first sound track of the video at ``path``, mono at ``rate`` Hz,
+    in pieces as it is decoded."""
+    resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
+    with _open(path) as container:
+        try:
+            for frame in container.decode(container.streams.audio[0]):
+                for part in resampler.resample(frame):
+                    yield part.to_ndarray()[0].astype(np.float32)
+            for part in resampler.resample(None):
+                yield part.to_ndarray()[0].astype(np.float32)
+        except av.FFmpegError as exc:
+            raise CorruptMedia(f"cannot decode the sound: {_reason(exc)}", stage="decode") from None
+
+
 def _structural(key: str, value: str) -> bool:
     allowed = _STRUCTURAL.get(key.lower(), frozenset())
     return allowed is None or value in allowed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import stat
 import time
@@ -15,7 +16,15 @@ import numpy as np
 import numpy.typing as npt
 
 from unseen import __version__
-from unseen.audio import CheckedStream, protect_audio, release_check, voice_stream
+from unseen.audio import (
+    CheckedStream,
+    protect_audio,
+    release_check,
+    voice_finding,
+    voice_stream,
+)
+from unseen.audio.speaker import RATE as SPEAKER_RATE
+from unseen.audio.speaker import SpeakerCheck
 from unseen.config import VERIFY_RECOGNIZERS, Options
 from unseen.detect import Detector, detect_faces, get_detector
 from unseen.errors import (
@@ -37,11 +46,13 @@ from unseen.paths import Job, claim_outputs, collect
 from unseen.track import Tracker, mask_video
 from unseen.types import (
     CHECKS,
+    PICTURE_CHECKS,
     SOUND_CHECKS,
     AudioSummary,
     Check,
     EmbeddedImage,
     FileResult,
+    Finding,
     Inspection,
     MaskRegion,
     MetadataItem,
@@ -245,9 +256,7 @@ def _protect_video(
     began: float,
     frame_progress: FrameProgress | None,
 ) -> FileResult:
-    with _open_regular(job.source) as stream:
-        muxer = video.muxer_for(fmt, stream.read(HEAD_BYTES), job.source.suffix)
-    plan = video.plan(job.source, muxer, options, keep_audio=options.audio == "keep")
+    plan = _video_plan(job.source, fmt, options, keep_audio=options.audio == "keep")
     tracker: Tracker[video.Picture] = Tracker()
     passes = _passes(options, video=True)
     written = 0
@@ -274,7 +283,7 @@ def _protect_video(
         input=job.shown,
         output=os.fspath(target),
         status="ok",
-        format=muxer,
+        format=plan.muxer,
         size=plan.size,
         frames=written,
         tracks=tracker.tracks,
@@ -283,6 +292,13 @@ def _protect_video(
         audio=_sound_summary(plan, options, voice),
         verification=_video_verification(plan, options, audit),
     )
+
+
+def _video_plan(path: Path, fmt: str, options: Options, keep_audio: bool) -> video.Plan:
+    """The plan of a video file sniffed as ``fmt``, written back in its own container."""
+    with _open_regular(path) as stream:
+        muxer = video.muxer_for(fmt, stream.read(HEAD_BYTES), path.suffix)
+    return video.plan(path, muxer, options, keep_audio=keep_audio)
 
 
 def _video_verification(
@@ -420,10 +436,15 @@ def _unsupported(path: Path) -> str:
 
 
 def _unsupported_kind(kind: Kind, fmt: str) -> str:
-    if kind in ("audio", "video"):  # only inspect and verify get here: anonymize takes both
+    if kind == "audio":  # only inspect and verify get here: anonymize takes it
         return (
-            f"{kind} ({fmt}): inspect and verify read images only; anonymize protects "
-            f"{kind} files and verifies them as it does"
+            f"audio ({fmt}): inspect and verify read images only; anonymize protects "
+            "audio files and verifies them as it does"
+        )
+    if kind == "video":  # only inspect gets here: anonymize and verify take it
+        return (
+            f"video ({fmt}): inspect reads images only; anonymize protects video files "
+            "and verify attacks them"
         )
     return "not a supported image, video or audio file (its content matches no known format)"
 
@@ -468,6 +489,9 @@ def verify_file(
     """
     options = options or Options()
     attackers = load_attackers(recognizers=recognizers)
+    kind, fmt = _sniff_file(Path(protected))
+    if kind == "video":
+        return _verify_video(Path(protected), fmt, original, options, attackers)
     data = _read(Path(protected), options)
     source: Decoded | None = None
     regions: list[MaskRegion] = []
@@ -478,6 +502,108 @@ def verify_file(
             dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes)
             regions.extend(plan_masks(dets, options, *source.size, index))
     return verify_image(data, _image_format(data), source, regions, options, attackers)
+
+
+def _verify_video(
+    protected: Path,
+    fmt: str,
+    original: str | os.PathLike[str] | None,
+    options: Options,
+    attackers: Attackers,
+) -> Verification:
+    """Attack a video file, frame by frame as it is decoded (and the original's
+    frames in lockstep, when given): its metadata and extra streams, residual
+    faces in every frame and, with an original, face structure in every frame
+    and re-identification every ``REID_EVERY`` frames, where the profile's
+    video passes find faces in the original; with an original and sound in
+    both, the speaker attacker on the two sound tracks."""
+    began = time.monotonic()
+    after = _video_plan(protected, fmt, options, keep_audio=True)
+    findings: list[Finding] = []
+    if after.removed:
+        findings.append(Finding("metadata", f"metadata survived: {', '.join(after.removed)}"))
+    no_original: tuple[Check, ...] = ("reidentification", "face-structure")
+    before = None
+    source = None if original is None else Path(original)
+    if source is not None:
+        kind, source_fmt = _sniff_file(source)
+        if kind != "video":
+            raise UnsupportedFormat(
+                f"the original is not a video ({_unsupported_kind(kind, source_fmt)})",
+                path=source,
+                stage="read",
+            )
+        before = _video_plan(source, source_fmt, options, keep_audio=True)
+        no_original = ()
+    voiced = before is not None and before.audio and after.audio
+    sound: tuple[Check, ...] = ("voice",) if voiced else ()
+    checks = CHECKS if voiced else PICTURE_CHECKS
+    if before is not None and before.size != after.size:
+        findings.append(
+            Finding(
+                "file",
+                "the output is {}x{}, the original {}x{}".format(*after.size, *before.size),
+            )
+        )
+        return Verification(
+            tuple(findings), (), FACE_CHECKS + sound, time.monotonic() - began, checks
+        )
+    if voiced and source is not None:
+        findings += _audit_voice(protected, source)
+    audit = FrameAudit(attackers, options, collect=True)
+    findings += _audit_frames(protected, after, source, before, options, audit)
+    found = audit.result()
+    return Verification(
+        tuple(findings) + found.findings,
+        found.faces,
+        tuple(c for c in CHECKS if c in found.skipped + no_original),
+        time.monotonic() - began,
+        checks,
+    )
+
+
+def _audit_voice(protected: Path, original: Path) -> list[Finding]:
+    """The speaker attacker on the two sound tracks, whole, each streamed."""
+    check = SpeakerCheck()
+    nothing = np.zeros(0, np.float32)
+    for piece in video.sound(original, SPEAKER_RATE):
+        check.feed(piece, nothing)
+    for piece in video.sound(protected, SPEAKER_RATE):
+        check.feed(nothing, piece)
+    finding = voice_finding(check.result()[1])
+    return [] if finding is None else [finding]
+
+
+def _audit_frames(
+    protected: Path,
+    after: video.Plan,
+    original: Path | None,
+    before: video.Plan | None,
+    options: Options,
+    audit: FrameAudit,
+) -> list[Finding]:
+    """Feed ``audit`` the protected frames, with the original's and the regions
+    its faces take, until the end or until the audit is full. Returns a
+    "file" finding when the two hold different numbers of frames."""
+    passes = _passes(options, video=True)
+    shown = video.pictures(protected, after)
+    sources = video.pictures(original, before) if original and before else None
+    counts = [0, 0]
+    for mine, theirs in itertools.zip_longest(shown, sources or (), fillvalue=None):
+        counts[0] += mine is not None
+        counts[1] += theirs is not None
+        if mine is None or (sources is not None and theirs is None):
+            continue  # counted only: the frame counts differ
+        regions: Sequence[MaskRegion] = ()
+        if theirs is not None:
+            dets = detect_faces(theirs.rgb, passes)
+            regions = plan_masks(dets, options, *after.size, mine.index)
+        audit(mine.index, None if theirs is None else theirs.rgb, mine.rgb, regions)
+        if audit.full:
+            return []
+    if sources is not None and counts[0] != counts[1]:
+        return [Finding("file", f"the output has {counts[0]} frames, the original {counts[1]}")]
+    return []
 
 
 def inspect(

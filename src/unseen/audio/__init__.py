@@ -10,7 +10,14 @@ For the sound track of a video::
     before, after = release_check(stream) # raises VerificationFailed if recognizable
 """
 
-from unseen.audio.pipeline import protect_audio, release_check, voice_stream
+from unseen.audio.pipeline import protect_audio, release_check, voice_finding, voice_stream
 from unseen.audio.voice import CheckedStream, VoiceStream
 
-__all__ = ["CheckedStream", "VoiceStream", "protect_audio", "release_check", "voice_stream"]
+__all__ = [
+    "CheckedStream",
+    "VoiceStream",
+    "protect_audio",
+    "release_check",
+    "voice_finding",
+    "voice_stream",
+]

@@ -65,14 +65,23 @@ def release_check(stream: CheckedStream) -> tuple[float | None, float | None]:
     :class:`~unseen.errors.VerificationFailed` when the output's voice is
     still too close to the original's (then nothing may be released)."""
     before, after = stream.similarity()
-    if after is not None and after > VOICE_SIMILARITY_LIMIT:
-        reason = (
-            f"the speaker attacker still matches the voice to the original "
-            f"(similarity {after:.2f}, limit {VOICE_SIMILARITY_LIMIT})"
-        )
-        found = Verification((Finding("voice", reason),), checks=SOUND_CHECKS)
-        raise _StillRecognizable(reason, stage="verify", verification=found)
+    finding = voice_finding(after)
+    if finding is not None:
+        found = Verification((finding,), checks=SOUND_CHECKS)
+        raise _StillRecognizable(finding.detail, stage="verify", verification=found)
     return before, after
+
+
+def voice_finding(after: float | None) -> Finding | None:
+    """The "voice" finding when the attacker's similarity between the original
+    and the output (None: too little audio) is above the limit."""
+    if after is None or after <= VOICE_SIMILARITY_LIMIT:
+        return None
+    return Finding(
+        "voice",
+        f"the speaker attacker still matches the voice to the original "
+        f"(similarity {after:.2f}, limit {VOICE_SIMILARITY_LIMIT})",
+    )
 
 
 def _attempt(

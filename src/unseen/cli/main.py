@@ -428,7 +428,7 @@ def _print_inspection(shown: str, found: Inspection, options: Options) -> None:
 def verify(
     files: tuple[str, ...], recognizers: tuple[str, ...], profile: str, as_json: bool
 ) -> None:
-    """Attack a protected image, whichever tool made it. Writes nothing.
+    """Attack a protected image or video, whichever tool made it. Writes nothing.
 
     \b
     unseen verify ORIGINAL PROTECTED
@@ -436,8 +436,9 @@ def verify(
 
     With ORIGINAL, every face found in it is attacked at the same place in
     PROTECTED: a face recognizer must no longer match it. Either way, a face
-    visible outside those places, or identifying metadata, fails. Exits 0
-    only when every check run passes.
+    visible outside those places, or identifying metadata, fails. A video is
+    attacked frame by frame and, with ORIGINAL, its voice by the speaker
+    attacker. Exits 0 only when every check run passes.
     """
     if len(files) > 2:
         raise click.UsageError("give ORIGINAL PROTECTED, or PROTECTED alone")

@@ -17,9 +17,10 @@ detectors release the GIL.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -183,14 +184,8 @@ def _plan(
                 f"{', '.join(map(str, sorted(_OPUS_RATES)))} Hz); use --audio drop",
                 stage="read",
             )
-    removed = [f"container:{key}" for key in container.metadata if key not in _STRUCTURAL]
-    for stream in container.streams:
-        kept = stream is video or (audio and stream is container.streams.audio[0])
-        if not kept:
-            removed.append(f"stream:{stream.type}")
-        removed += [f"{stream.type}:{key}" for key in stream.metadata if key not in _STRUCTURAL]
-    if container.chapters():
-        removed.append("container:chapters")
+    kept = [video, container.streams.audio[0]] if audio else [video]
+    removed = leftovers(container, kept)
     sound = container.streams.audio[0].codec_context if audio else None
     declared = max(video.frames, 0)
     seconds = float(video.duration * video.time_base) if video.duration and video.time_base else 0.0
@@ -313,14 +308,10 @@ def check_output(path: Path, plan: Plan, frames: int) -> None:
                     f"the output holds {', '.join(kinds)} streams, not {', '.join(expected)}",
                     stage="verify",
                 )
-            tags = [*written.metadata.items()]
-            for stream in written.streams:
-                tags += stream.metadata.items()
-            left = sorted({k for k, v in tags if not _structural(k, v)})
-            if left or written.chapters():
+            left = leftovers(written, list(written.streams))
+            if left:
                 raise VerificationFailed(
-                    f"metadata survived in the output: {', '.join(left) or 'chapters'}",
-                    stage="verify",
+                    f"metadata survived in the output: {', '.join(left)}", stage="verify"
                 )
             video = written.streams.video[0]
             if (video.width, video.height) != plan.size:
@@ -334,6 +325,54 @@ def check_output(path: Path, plan: Plan, frames: int) -> None:
         ) from None
     if count != frames:
         raise VerificationFailed(f"the output holds {count} frames, not {frames}", stage="verify")
+
+
+def leftovers(
+    container: av.container.InputContainer, kept: Sequence[av.stream.Stream]
+) -> list[str]:
+    """ "group:name" of everything in ``container`` beyond pixels and sound:
+    each tag that is not structural (``_STRUCTURAL``), each stream not in
+    ``kept`` (cover art, subtitles, data, attachments, other tracks) and
+    chapters."""
+    found = [f"container:{k}" for k, v in container.metadata.items() if not _structural(k, v)]
+    for stream in container.streams:
+        if not any(stream is k for k in kept):
+            found.append(f"stream:{stream.type}")
+        found += [f"{stream.type}:{k}" for k, v in stream.metadata.items() if not _structural(k, v)]
+    if container.chapters():
+        found.append("container:chapters")
+    return list(dict.fromkeys(found))
+
+
+def pictures(path: Path, plan: Plan) -> Iterator[Picture]:
+    """The frames of the video at ``path`` (as planned by :func:`plan`), upright,
+    decoded in a thread as they are taken, with the checks :func:`transcode`
+    makes (damage, timestamps, truncation): a few frames in memory at once."""
+    with _open(path) as container:
+        pipe = _Pipe()
+        pipe.spawn(_decode, container, dataclasses.replace(plan, audio=False), None, pipe)
+        try:
+            while (item := pipe.get(pipe.decoded)) is not None:
+                yield item
+            pipe.join()
+        finally:
+            pipe.stop.set()
+            pipe.wait()
+
+
+def sound(path: Path, rate: int) -> Iterator[Samples]:
+    """The first sound track of the video at ``path``, mono at ``rate`` Hz,
+    in pieces as it is decoded."""
+    resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
+    with _open(path) as container:
+        try:
+            for frame in container.decode(container.streams.audio[0]):
+                for part in resampler.resample(frame):
+                    yield part.to_ndarray()[0].astype(np.float32)
+            for part in resampler.resample(None):
+                yield part.to_ndarray()[0].astype(np.float32)
+        except av.FFmpegError as exc:
+            raise CorruptMedia(f"cannot decode the sound: {_reason(exc)}", stage="decode") from None
 
 
 def _structural(key: str, value: str) -> bool:

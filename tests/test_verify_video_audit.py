@@ -110,3 +110,6 @@ def test_different_frame_counts_are_a_file_finding(clip: Clip, tmp_path: Path) -
     assert [str(f) for f in resized.findings if f.check == "file"] == [
         "file: the output is 320x240, the original 640x480"
     ]
+    # Scaled, not cropped (as tools that round sizes do): its faces are still
+    # attacked, scaled back, and this unprotected copy is recognized.
+    assert {f.frame for f in resized.findings if f.check == "reidentification"} == {0, REID_EVERY}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
@@ -15,16 +16,47 @@ import unseen
 import unseen.audio
 import unseen.mask.apply
 import unseen.track
+import unseen.verify.video
 from unseen.config import REID_EVERY, Options
 from unseen.media import video
 from unseen.types import Detections, MaskRegion
 
 
-def test_a_face_left_in_one_frame_fails_the_video(
+def test_a_face_the_masking_missed_in_one_frame_is_caught_and_masked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clip = make_clip(tmp_path / "clip.mp4", size=(640, 480), frames=12, scale=0.8)
     real = unseen.track.apply_masks
+
+    def forgets_frame_7(
+        frame: np.ndarray, dets: Detections, options: Options, index: int = 0
+    ) -> tuple[np.ndarray, list[MaskRegion]]:
+        if index == 7:
+            return frame.copy(), []
+        return real(frame, dets, options, index)
+
+    monkeypatch.setattr(unseen.track, "apply_masks", forgets_frame_7)
+    report = unseen.anonymize([clip.path], tmp_path / "out", options=Options(color=(255, 0, 255)))
+    (result,) = report.files
+    assert result.status == "ok", result.error
+    assert result.notes == (
+        "1 frame(s) had a face (or a false alarm) that only the residual check found, "
+        "masked too: frames 7",
+    )
+    with av.open(str(tmp_path / "out" / "clip.mp4")) as container:
+        frame = next(f for i, f in enumerate(container.decode(video=0)) if i == 7)
+    x1, y1, x2, y2 = clip.faces[7]
+    face = frame.to_ndarray(format="rgb24")[y1:y2, x1:x2].astype(int)
+    magenta = (face[..., 0] > 200) & (face[..., 1] < 60) & (face[..., 2] > 200)
+    assert magenta.mean() > 0.8
+
+
+def test_a_face_left_after_the_last_chance_fails_the_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", size=(640, 480), frames=12, scale=0.8)
+    real = unseen.track.apply_masks
+    monkeypatch.setattr(unseen.verify.video, "apply_masks", lambda f, d, o, i: (f.copy(), ()))
 
     def forgets_frame_7(
         frame: np.ndarray, dets: Detections, options: Options, index: int = 0

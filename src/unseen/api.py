@@ -289,6 +289,7 @@ def _protect_video(
         frames=written,
         tracks=tracker.tracks,
         removed=plan.removed,
+        notes=_late_masks(audit),
         seconds=time.monotonic() - began,
         audio=_sound_summary(plan, options, voice),
         verification=_video_verification(plan, options, audit),
@@ -312,6 +313,17 @@ def _video_verification(
         return frames
     voice: tuple[Check, ...] = ("voice",) if options.voice == "keep" else ()
     return dataclasses.replace(frames, checks=CHECKS, skipped=frames.skipped + voice)
+
+
+def _late_masks(audit: FrameAudit | None) -> tuple[str, ...]:
+    """A note on the frames where the residual check found, and masked, a face."""
+    if audit is None or not audit.late:
+        return ()
+    shown = ", ".join(map(str, audit.late[:10])) + (", ..." if len(audit.late) > 10 else "")
+    return (
+        f"{len(audit.late)} frame(s) had a face (or a false alarm) that only the residual "
+        f"check found, masked too: frames {shown}",
+    )
 
 
 def _sound_summary(

@@ -246,8 +246,12 @@ def _iou(a: Box, b: Box) -> float:
 
 
 #: Called with each frame's index, original and masked pixels and the regions
-#: masked; raises to stop the video (the verification stage).
-Audit = Callable[[int, npt.NDArray[np.uint8], npt.NDArray[np.uint8], Sequence[MaskRegion]], None]
+#: masked; returns the frame to encode (more faces may be masked in it), or
+#: raises to stop the video (the verification stage).
+Audit = Callable[
+    [int, npt.NDArray[np.uint8], npt.NDArray[np.uint8], Sequence[MaskRegion]],
+    npt.NDArray[np.uint8],
+]
 
 
 def mask_video(
@@ -264,7 +268,7 @@ def mask_video(
     def masked(picture: Picture, faces: Detections) -> Picture:
         pixels, regions = apply_masks(picture.rgb, faces, options, picture.index)
         if audit is not None:
-            audit(picture.index, picture.rgb, pixels, regions)
+            pixels = audit(picture.index, picture.rgb, pixels, regions)
         return Picture(picture.index, picture.pts, pixels)
 
     for picture in pictures:

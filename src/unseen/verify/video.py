@@ -6,7 +6,11 @@ every frame, at ``VIDEO_RESIDUAL_SCALE`` (one frame with a face is enough to
 identify someone), and
 re-identification and face structure on every ``REID_EVERY``-th frame
 (recognizers cost about as much per face as detection costs per frame). The
-first finding stops the video: nothing is released.
+first finding stops the video: nothing is released. One exception, recall
+first: a face the residual check finds outside every mask (a face the
+masking passes missed, or a false alarm) is masked too, and the frame is
+checked again; it is refused only if a face is still visible then. The
+frames masked this way are counted (:attr:`FrameAudit.late`).
 
 To audit a video already written (``unseen verify``), the same checks run in
 a mode that collects findings, up to ``KEPT_FINDINGS``, instead of stopping,
@@ -20,9 +24,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 from unseen.config import REID_EVERY, VIDEO_RESIDUAL_SCALE, WEAK_FILLS, Options
 from unseen.errors import VerificationFailed
-from unseen.types import Check, FaceScore, Finding, MaskRegion, Verification
+from unseen.mask import apply_masks
+from unseen.types import Check, Detections, FaceScore, Finding, MaskRegion, Verification
 from unseen.verify.faces import Attackers, Pixels, verify_frame
 
 #: Face scores kept for the report: the highest ``after`` of each recognizer
@@ -44,6 +51,9 @@ class FrameAudit:
     """
 
     def __init__(self, attackers: Attackers, options: Options, *, collect: bool = False) -> None:
+        self.options = options
+        #: Frames where faces found by the residual check were masked.
+        self.late: list[int] = []
         self.attackers = Attackers(
             tuple((d, scale * VIDEO_RESIDUAL_SCALE, t) for d, scale, t in attackers.passes),
             attackers.recognizers,
@@ -66,7 +76,8 @@ class FrameAudit:
         original: Pixels | None,
         protected: Pixels,
         regions: Sequence[MaskRegion],
-    ) -> None:
+    ) -> Pixels:
+        """Attack one frame; returns it, with any face the residual check found masked."""
         began = time.monotonic()
         sampled = index % REID_EVERY == 0
         # An audit's regions are where the original has faces, not masks known
@@ -81,6 +92,9 @@ class FrameAudit:
             attackers=self.attackers if sampled else self.detectors,
             structure_check=self.structure,
         )
+        missed = [f for f in found.findings if f.check == "residual-face" and f.box]
+        if missed and len(missed) == len(found.findings) and not self.collect:
+            protected, found = self._mask_late(index, protected, regions, missed, found)
         self.seconds += time.monotonic() - began
         if not found.passed and self.collect:
             self.findings.extend(found.findings[: KEPT_FINDINGS - len(self.findings)])
@@ -94,6 +108,23 @@ class FrameAudit:
         if len(self.scores) > KEPT_SCORES:
             self.scores.sort(key=lambda s: s.after, reverse=True)
             del self.scores[KEPT_SCORES:]
+        return protected
+
+    def _mask_late(
+        self,
+        index: int,
+        protected: Pixels,
+        regions: Sequence[MaskRegion],
+        missed: list[Finding],
+        found: Verification,
+    ) -> tuple[Pixels, Verification]:
+        """Mask the faces the residual check found, then look again for any left."""
+        boxes = np.array([f.box for f in missed], np.float32)
+        faces = Detections(boxes, np.ones(len(missed), np.float32), ("verify",) * len(missed))
+        protected, painted = apply_masks(protected, faces, self.options, index)
+        self.late.append(index)
+        again = verify_frame(None, protected, [*regions, *painted], index, attackers=self.detectors)
+        return protected, Verification(again.findings, found.faces)
 
     def result(self) -> Verification:
         """The findings collected (none unless ``collect``: a frame raised),

@@ -22,10 +22,8 @@ from unseen.media import video
 from unseen.types import Detections, MaskRegion
 
 
-def test_a_face_the_masking_missed_in_one_frame_is_caught_and_masked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    clip = make_clip(tmp_path / "clip.mp4", size=(640, 480), frames=12, scale=0.8)
+def _forget_frame_7(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The masking stage skips every face in frame 7 (the rest is real)."""
     real = unseen.track.apply_masks
 
     def forgets_frame_7(
@@ -36,6 +34,13 @@ def test_a_face_the_masking_missed_in_one_frame_is_caught_and_masked(
         return real(frame, dets, options, index)
 
     monkeypatch.setattr(unseen.track, "apply_masks", forgets_frame_7)
+
+
+def test_a_face_the_masking_missed_in_one_frame_is_caught_and_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", size=(640, 480), frames=12, scale=0.8)
+    _forget_frame_7(monkeypatch)
     report = unseen.anonymize([clip.path], tmp_path / "out", options=Options(color=(255, 0, 255)))
     (result,) = report.files
     assert result.status == "ok", result.error
@@ -55,17 +60,8 @@ def test_a_face_left_after_the_last_chance_fails_the_video(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clip = make_clip(tmp_path / "clip.mp4", size=(640, 480), frames=12, scale=0.8)
-    real = unseen.track.apply_masks
     monkeypatch.setattr(unseen.verify.video, "apply_masks", lambda f, d, o, i: (f.copy(), ()))
-
-    def forgets_frame_7(
-        frame: np.ndarray, dets: Detections, options: Options, index: int = 0
-    ) -> tuple[np.ndarray, list[MaskRegion]]:
-        if index == 7:
-            return frame.copy(), []
-        return real(frame, dets, options, index)
-
-    monkeypatch.setattr(unseen.track, "apply_masks", forgets_frame_7)
+    _forget_frame_7(monkeypatch)
     report = unseen.anonymize([clip.path], tmp_path / "out")
     (result,) = report.files
     assert result.status == "failed"

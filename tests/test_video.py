@@ -17,7 +17,9 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+from audio_media import speech, write_audio
 from helpers import error_lines, exiftool_tags, report_of, run_cli, snapshot
+from PIL import Image
 from videos import Clip, make_clip
 
 import unseen
@@ -324,3 +326,25 @@ def test_pixel_aspect_ratio_is_kept(tmp_path: Path) -> None:
     assert report.ok, report.failed
     with av.open(str(tmp_path / "out" / "wide.mp4")) as written:
         assert written.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
+
+
+def test_format_converts_images_only_and_never_replaces_an_input(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    clip = make_clip(folder / "clip.mp4", frames=6)
+    write_audio(folder / "voice.wav", "WAV", speech(1.0)[None, :], 16_000)
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(folder / "still.jpg")
+    before = snapshot(folder)
+    report = unseen.anonymize([folder], tmp_path / "out", options=Options(format="PNG"))
+    assert report.ok, report.failed
+    assert sorted(
+        p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith("unseen-")
+    ) == [
+        "clip.mp4",
+        "still.png",
+        "voice.wav",
+    ]
+    # A file given by name, with --out its own folder and --force: refused, untouched.
+    again = unseen.anonymize([clip.path], folder, options=Options(format="PNG"), force=True)
+    assert [f.error for f in again.files] == ["the output would replace the input"]
+    assert snapshot(folder) == before

@@ -121,10 +121,17 @@ def anonymize(
     passes = _passes(options)
     attackers = load_attackers() if options.verify else None
 
-    def rename(relative: Path) -> Path:
-        if out_format is None:
-            return relative
-        return relative.with_suffix(FORMATS[out_format][0])
+    def rename(job: Job) -> Path:
+        """``--format`` converts images only: videos and sound keep their names."""
+        if out_format is None or job.problem is not None:
+            return job.relative
+        try:
+            kind, _ = _sniff_file(job.source)
+        except (OSError, UnseenError):
+            return job.relative  # the job fails later, with the reason
+        if kind in ("video", "audio"):
+            return job.relative
+        return job.relative.with_suffix(FORMATS[out_format][0])
 
     jobs = claim_outputs(collect(list(inputs), out), rename)
     results: list[FileResult] = []
@@ -180,8 +187,6 @@ def _protect(
             )
         kind, fmt = _sniff_file(job.source)
         if kind == "video":
-            # --format is for images: a video keeps its container and name.
-            target = out / job.relative.with_suffix(job.source.suffix)
             return _protect_video(
                 job, target, fmt, options, attackers, force, began, frame_progress
             )

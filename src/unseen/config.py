@@ -157,8 +157,7 @@ class Options:
     format: str | None = None
     #: Animated images: protect every frame ("all") or keep only the first.
     frames: Frames = "all"
-    #: Videos: keep the sound (re-encoded, not yet anonymized: voices can
-    #: identify people) or drop it.
+    #: Videos: keep the sound (re-encoded, through the ``voice`` stage) or drop it.
     audio: Audio = "keep"
     #: Resource limits (see docs/limits.md).
     max_pixels: int = MAX_PIXELS

@@ -100,13 +100,14 @@ def _reason(exc: OSError, path: Path) -> str:
     return exc.strerror.lower() if exc.strerror else str(exc)
 
 
-def claim_outputs(jobs: list[Job], name: Callable[[Path], Path]) -> list[Job]:
-    """Jobs with their final output names; a job whose name is already taken
-    by an earlier one gets a problem instead of overwriting its output."""
+def claim_outputs(jobs: list[Job], name: Callable[[Job], Path]) -> list[Job]:
+    """Jobs with their final output names (``name`` gives a job's); a job whose
+    name is already taken by an earlier one gets a problem instead of
+    overwriting its output."""
     owners: dict[str, str] = {}
     out = []
     for job in jobs:
-        job = Job(job.source, job.shown, name(job.relative), job.problem)
+        job = Job(job.source, job.shown, name(job), job.problem)
         key = os.path.normcase(os.fspath(job.relative)).casefold()
         if job.problem is None and key in owners:
             job = Job(

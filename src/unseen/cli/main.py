@@ -252,7 +252,11 @@ def anonymize(
         else click.progressbar(length=1, label="protecting", file=sys.stderr, show_pos=True)
     )
 
+    videos = None if bar is None else _VideoProgress()
+
     def progress(done: int, total: int, result: FileResult) -> None:
+        if videos is not None:
+            videos.end()
         if result.status == "failed":
             _error(result.input, result.error or "failed")
         if bar is not None:
@@ -267,7 +271,7 @@ def anonymize(
             force=force,
             skip_existing=skip_existing,
             progress=progress,
-            frame_progress=None if bar is None else _VideoProgress(),
+            frame_progress=videos,
         )
     except KeyboardInterrupt:
         click.echo("\ninterrupted: no partial output was left behind", err=True)
@@ -317,6 +321,7 @@ class _VideoProgress:
 
     def __init__(self) -> None:
         self.started: dict[str, float] = {}
+        self.open = False
 
     def __call__(self, shown: str, done: int, total: int) -> None:
         now = time.monotonic()
@@ -324,8 +329,14 @@ class _VideoProgress:
         left = (now - began) / done * (total - done) if done else 0.0
         minutes, seconds = divmod(round(left), 60)
         line = f"{display(shown)}: frame {done}/{total}, {minutes}:{seconds:02d} left"
-        end = "\n" if done >= total else ""
-        click.echo(f"\r\x1b[K{line}{end}", nl=False, err=True)
+        click.echo(f"\r\x1b[K{line}", nl=False, err=True)
+        self.open = True
+
+    def end(self) -> None:
+        """End the line once the video is done (its frame count was an estimate)."""
+        if self.open:
+            click.echo(err=True)
+            self.open = False
 
 
 @main.command()

@@ -214,7 +214,7 @@ def transcode(
     audio: AudioStage | None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Decode ``container``, pass its frames through ``stage`` and its sound
+    """Decode the video at ``path``, pass its frames through ``stage`` and its sound
     through ``audio`` (when the plan keeps it), and write the result to
     ``target``. Returns the number of frames written.
 
@@ -533,6 +533,7 @@ class _Pipe:
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.threads: list[threading.Thread] = []
+        self.caller = threading.get_ident()
 
     def spawn(self, target: Callable[..., None], *args: Any) -> None:
         def run() -> None:
@@ -557,8 +558,8 @@ class _Pipe:
 
     def get(self, source: queue.Queue[Any]) -> Any:
         while True:
-            if self.errors:
-                raise self.errors[0]
+            if self.errors and threading.get_ident() == self.caller:
+                raise self.errors[0]  # the first error, raised once, in the calling thread
             if self.stop.is_set():
                 raise _Stopped
             with contextlib.suppress(queue.Empty):

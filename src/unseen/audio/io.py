@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from unseen.errors import CorruptMedia, LimitExceeded, VerificationFailed
+from unseen.media.ffmpeg import OPUS_RATES, reason, structural
 
 Samples = npt.NDArray[np.float32]
 
@@ -48,13 +49,8 @@ WRITERS: dict[str, Writer] = {
     "M4A": Writer("ipod", "aac", lossless=False),
 }
 
-#: Sample rates Opus accepts; Ogg audio at other rates (Vorbis at 44.1 kHz)
-#: is written at 48 kHz, and the report says so.
-_OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 #: Lossy codecs add priming and padding: the decoded length may differ by this much.
 _LOSSY_SLACK_SECONDS = 0.1
-#: Metadata keys that only describe the container's structure.
-_STRUCTURAL = frozenset({"major_brand", "minor_version", "compatible_brands", "handler_name"})
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,7 @@ class Source:
             self._container: Any = av.open(str(path), "r", metadata_errors="ignore")
         except av.FFmpegError as exc:
             raise CorruptMedia(
-                f"cannot read the {fmt} audio ({_why(exc)})", stage="decode"
+                f"cannot read the {fmt} audio ({reason(exc)})", stage="decode"
             ) from None
         try:
             self.info, self._stream = self._probe(fmt, max_seconds)
@@ -110,11 +106,9 @@ class Source:
                 f"{duration:,.0f} seconds of audio, above the limit of {max_seconds:,.0f}",
                 stage="read",
             )
-        found = [f"tags:{k}" for k in container.metadata if k not in _STRUCTURAL]
+        found = [f"tags:{k}" for k, v in container.metadata.items() if not structural(k, v)]
         for other in container.streams:
-            found += [
-                f"stream tags:{k}" for k in other.metadata if k not in _STRUCTURAL | {"language"}
-            ]
+            found += [f"stream tags:{k}" for k, v in other.metadata.items() if not structural(k, v)]
             if other.type == "video":
                 found.append("embedded:cover art")
             elif other is not stream:
@@ -149,7 +143,7 @@ class Source:
                     yield samples
         except av.FFmpegError as exc:
             raise CorruptMedia(
-                f"cannot decode the {info.format} audio ({_why(exc)})", stage="decode"
+                f"cannot decode the {info.format} audio ({reason(exc)})", stage="decode"
             ) from None
 
     def close(self) -> None:
@@ -205,8 +199,10 @@ class Sink:
 
 
 def output_rate(fmt: str, rate: int) -> int:
-    """The sample rate ``fmt`` is written at: the input's, unless the codec forbids it."""
-    if WRITERS[fmt].codec == "libopus" and rate not in _OPUS_RATES:
+    """The sample rate ``fmt`` is written at: the input's, unless the codec
+    forbids it (Ogg at a rate Opus cannot store, Vorbis at 44.1 kHz, is
+    written at 48 kHz, and the report says so)."""
+    if WRITERS[fmt].codec == "libopus" and rate not in OPUS_RATES:
         return 48_000
     return rate
 
@@ -221,13 +217,13 @@ def check_output(path: Path, info: AudioInfo, samples: int) -> None:
             container: Any = stack.enter_context(av.open(str(path), "r"))
         except av.FFmpegError as exc:
             raise VerificationFailed(
-                f"the output does not open ({_why(exc)})", stage="verify"
+                f"the output does not open ({reason(exc)})", stage="verify"
             ) from None
         if len(container.streams) != 1 or len(container.streams.audio) != 1:
             raise VerificationFailed("the output holds more than one audio stream", stage="verify")
         stream = container.streams.audio[0]
-        tags = [k for k in container.metadata if k not in _STRUCTURAL]
-        tags += [k for k in stream.metadata if k not in _STRUCTURAL | {"language"}]
+        tags = [k for k, v in container.metadata.items() if not structural(k, v)]
+        tags += [k for k, v in stream.metadata.items() if not structural(k, v)]
         if tags:
             raise VerificationFailed(
                 f"metadata survived in the output: {', '.join(sorted(tags))}", stage="verify"
@@ -244,7 +240,7 @@ def check_output(path: Path, info: AudioInfo, samples: int) -> None:
             decoded = sum(frame.samples for frame in container.decode(stream))
         except av.FFmpegError as exc:
             raise VerificationFailed(
-                f"the output does not decode ({_why(exc)})", stage="verify"
+                f"the output does not decode ({reason(exc)})", stage="verify"
             ) from None
     slack = 0 if writer.lossless else int(_LOSSY_SLACK_SECONDS * rate)
     samples = round(samples * rate / info.sample_rate)
@@ -257,10 +253,6 @@ def check_output(path: Path, info: AudioInfo, samples: int) -> None:
 def layout_name(channels: int) -> str:
     """FFmpeg's name for a plain layout of ``channels`` channels."""
     return {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
-
-
-def _why(exc: Exception) -> str:
-    return str(getattr(exc, "strerror", None) or exc).strip()
 
 
 class Mono16k:

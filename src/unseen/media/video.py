@@ -35,6 +35,7 @@ from av.video.stream import VideoStream
 
 from unseen.config import Options
 from unseen.errors import CorruptMedia, LimitExceeded, UnsupportedFormat, VerificationFailed
+from unseen.media.ffmpeg import OPUS_RATES, reason, structural
 
 RGB = npt.NDArray[np.uint8]
 Samples = npt.NDArray[np.float32]
@@ -78,19 +79,6 @@ _CONTAINERS: dict[str, tuple[str, dict[str, str], str]] = {
         {"deadline": "realtime", "cpu-used": "8", "row-mt": "1", "crf": "32", "b": "0"},
         "libopus",
     ),
-}
-_OPUS_RATES = frozenset({8000, 12000, 16000, 24000, 48000})
-#: Tags that FFmpeg's muxers write into every file, with no information about
-#: the input or its author: (key, allowed values; None for any value).
-_STRUCTURAL: dict[str, frozenset[str] | None] = {
-    "major_brand": None,
-    "minor_version": None,
-    "compatible_brands": None,
-    "language": frozenset({"und"}),
-    "handler_name": frozenset({"VideoHandler", "SoundHandler"}),
-    "vendor_id": frozenset({"[0][0][0][0]", "FFMP"}),
-    "encoder": frozenset({"Lavf"}),  # FFmpeg names itself, without a version
-    "duration": None,  # Matroska's per-stream duration
 }
 
 
@@ -144,7 +132,7 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), "r", metadata_errors="replace")
     except av.FFmpegError as exc:
-        raise CorruptMedia(f"cannot read the video: {_reason(exc)}", stage="decode") from None
+        raise CorruptMedia(f"cannot read the video: {reason(exc)}", stage="decode") from None
 
 
 def plan(path: Path, muxer: str, options: Options, keep_audio: bool) -> Plan:
@@ -178,10 +166,10 @@ def _plan(
     audio = bool(container.streams.audio) and keep_audio
     if audio and muxer == "webm":
         rate = container.streams.audio[0].codec_context.sample_rate
-        if rate not in _OPUS_RATES:
+        if rate not in OPUS_RATES:
             raise UnsupportedFormat(
                 f"WebM sound at {rate} Hz cannot be kept (Opus takes "
-                f"{', '.join(map(str, sorted(_OPUS_RATES)))} Hz); use --audio drop",
+                f"{', '.join(map(str, sorted(OPUS_RATES)))} Hz); use --audio drop",
                 stage="read",
             )
     kept = [video, container.streams.audio[0]] if audio else [video]
@@ -287,7 +275,7 @@ def _transcode(
         pipe.join()
         output.close()
     except av.FFmpegError as exc:
-        raise CorruptMedia(f"cannot encode the video: {_reason(exc)}", stage="encode") from None
+        raise CorruptMedia(f"cannot encode the video: {reason(exc)}", stage="encode") from None
     finally:
         pipe.stop.set()
         pipe.wait()  # no thread outlives the call, whatever happened
@@ -321,7 +309,7 @@ def check_output(path: Path, plan: Plan, frames: int) -> None:
             count = sum(1 for p in written.demux(video) if p.size)
     except av.FFmpegError as exc:
         raise VerificationFailed(
-            f"the output does not read back: {_reason(exc)}", stage="verify"
+            f"the output does not read back: {reason(exc)}", stage="verify"
         ) from None
     if count != frames:
         raise VerificationFailed(f"the output holds {count} frames, not {frames}", stage="verify")
@@ -331,14 +319,14 @@ def leftovers(
     container: av.container.InputContainer, kept: Sequence[av.stream.Stream]
 ) -> list[str]:
     """ "group:name" of everything in ``container`` beyond pixels and sound:
-    each tag that is not structural (``_STRUCTURAL``), each stream not in
+    each tag that is not structural (``STRUCTURAL``), each stream not in
     ``kept`` (cover art, subtitles, data, attachments, other tracks) and
     chapters."""
-    found = [f"container:{k}" for k, v in container.metadata.items() if not _structural(k, v)]
+    found = [f"container:{k}" for k, v in container.metadata.items() if not structural(k, v)]
     for stream in container.streams:
         if not any(stream is k for k in kept):
             found.append(f"stream:{stream.type}")
-        found += [f"{stream.type}:{k}" for k, v in stream.metadata.items() if not _structural(k, v)]
+        found += [f"{stream.type}:{k}" for k, v in stream.metadata.items() if not structural(k, v)]
     if container.chapters():
         found.append("container:chapters")
     return list(dict.fromkeys(found))
@@ -372,12 +360,7 @@ def sound(path: Path, rate: int) -> Iterator[Samples]:
             for part in resampler.resample(None):
                 yield part.to_ndarray()[0].astype(np.float32)
         except av.FFmpegError as exc:
-            raise CorruptMedia(f"cannot decode the sound: {_reason(exc)}", stage="decode") from None
-
-
-def _structural(key: str, value: str) -> bool:
-    allowed = _STRUCTURAL.get(key.lower(), frozenset())
-    return allowed is None or value in allowed
+            raise CorruptMedia(f"cannot decode the sound: {reason(exc)}", stage="decode") from None
 
 
 def _video(container: av.container.InputContainer) -> VideoStream:
@@ -393,7 +376,7 @@ def _turns(container: av.container.InputContainer) -> int:
     try:
         first = next(container.decode(_video(container)), None)
     except av.FFmpegError as exc:
-        raise CorruptMedia(f"cannot decode the video: {_reason(exc)}", stage="decode") from None
+        raise CorruptMedia(f"cannot decode the video: {reason(exc)}", stage="decode") from None
     if first is None:
         raise CorruptMedia("the video holds no frames", stage="decode")
     if first.rotation % 90:
@@ -454,7 +437,7 @@ def _decode(
                 timed.feed(part)
             timed.end()
     except av.FFmpegError as exc:
-        raise CorruptMedia(f"cannot decode the video: {_reason(exc)}", stage="decode") from None
+        raise CorruptMedia(f"cannot decode the video: {reason(exc)}", stage="decode") from None
     if index == 0 or first_pts is None or last_pts is None or video.time_base is None:
         raise CorruptMedia("the video holds no frames", stage="decode")
     lasted = float((last_pts - first_pts) * video.time_base)
@@ -580,7 +563,3 @@ def _at(pts: int | None, time_base: Fraction | None) -> str:
     if pts is None or time_base is None:
         return "an unknown time"
     return f"{float(pts * time_base):.2f} s"
-
-
-def _reason(exc: av.FFmpegError) -> str:
-    return exc.strerror or str(exc)

@@ -49,6 +49,7 @@ class CenterFace:
         model = update_inputs_outputs_dims(model, inputs, outputs)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
             model.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )

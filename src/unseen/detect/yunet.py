@@ -35,6 +35,7 @@ class YuNet:
 
         # OpenCV warns on stderr about backends it does not use; the library never prints.
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        self._cv2 = cv2
         self._net = cv2.FaceDetectorYN.create(
             str(path or model_path()), "", (32, 32), 0.5, _NMS, _TOP_K
         )
@@ -45,8 +46,7 @@ class YuNet:
             return Detections.empty()
         self._net.setInputSize((width, height))
         self._net.setScoreThreshold(float(threshold))
-        bgr = np.ascontiguousarray(rgb[..., ::-1])
-        _, faces = self._net.detect(bgr)
+        _, faces = self._net.detect(self._cv2.cvtColor(rgb, self._cv2.COLOR_RGB2BGR))
         if faces is None or len(faces) == 0:
             return Detections.empty()
         x, y, w, h = faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 3]

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
@@ -158,7 +159,7 @@ def residual_faces(
     about 0.25.
     """
     height, width = rgb.shape[:2]
-    found = detect_faces(np.ascontiguousarray(rgb[:, ::-1]), passes)
+    found = detect_faces(np.asarray(cv2.flip(rgb, 1), np.uint8), passes)
     masked = np.zeros((height, width), bool)
     for region in regions:
         x1, y1, x2, y2 = region.box

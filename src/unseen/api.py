@@ -44,7 +44,7 @@ from unseen.media.sniff import HEAD_BYTES, Kind, sniff
 from unseen.metadata.read import open_image, read_metadata
 from unseen.output import write_atomic
 from unseen.paths import Job, claim_outputs, collect
-from unseen.track import Tracker, mask_video
+from unseen.track import Masked, Tracker, audit_video, mask_video
 from unseen.types import (
     CHECKS,
     PICTURE_CHECKS,
@@ -273,14 +273,17 @@ def _protect_video(
     def write(stream: BinaryIO) -> None:
         nonlocal written
 
-        def stage(pictures: Iterator[video.Picture]) -> Iterator[video.Picture]:
-            return mask_video(pictures, passes, options, tracker, audit)
+        def mask(pictures: Iterator[video.Picture]) -> Iterator[Masked]:
+            return mask_video(pictures, passes, options, tracker)
+
+        def check(frames: Iterator[Masked]) -> Iterator[video.Picture]:
+            return audit_video(frames, audit)
 
         def done(frames: int) -> None:
             if frame_progress is not None:
                 frame_progress(job.shown, frames, max(frames, plan.expected_frames))
 
-        written = video.transcode(job.source, stream, plan, stage, sound, done)
+        written = video.transcode(job.source, stream, plan, (mask, check), sound, done)
         if voice is not None:
             release_check(voice)
 

@@ -254,22 +254,27 @@ Audit = Callable[
 ]
 
 
+@dataclass(frozen=True)
+class Masked:
+    """A frame as it leaves the masking stage."""
+
+    picture: Picture  #: the frame as decoded
+    pixels: npt.NDArray[np.uint8]  #: the frame masked
+    regions: Sequence[MaskRegion]  #: what was masked in it
+
+
 def mask_video(
     pictures: Iterator[Picture],
     passes: Sequence[tuple[Detector, float, float]],
     options: Options,
     tracker: Tracker[Picture],
-    audit: Audit | None = None,
-) -> Iterator[Picture]:
-    """The frame stage of a video: detect faces in each frame, follow them
-    with ``tracker``, and yield each frame masked, in order, once final
-    (after ``audit`` has seen it)."""
+) -> Iterator[Masked]:
+    """The first frame stage of a video: detect faces in each frame, follow
+    them with ``tracker``, and yield each frame masked, in order, once final."""
 
-    def masked(picture: Picture, faces: Detections) -> Picture:
+    def masked(picture: Picture, faces: Detections) -> Masked:
         pixels, regions = apply_masks(picture.rgb, faces, options, picture.index)
-        if audit is not None:
-            pixels = audit(picture.index, picture.rgb, pixels, regions)
-        return Picture(picture.index, picture.pts, pixels)
+        return Masked(picture, pixels, regions)
 
     for picture in pictures:
         found = detect_faces(picture.rgb, passes)
@@ -277,3 +282,14 @@ def mask_video(
             yield masked(held, faces)
     for held, faces in tracker.finish():
         yield masked(held, faces)
+
+
+def audit_video(frames: Iterator[Masked], audit: Audit | None) -> Iterator[Picture]:
+    """The second frame stage, in a thread of its own so that attacking one
+    frame overlaps detecting the next: each masked frame through ``audit``
+    (the verification stage), ready to encode."""
+    for frame in frames:
+        picture, pixels = frame.picture, frame.pixels
+        if audit is not None:
+            pixels = audit(picture.index, picture.rgb, pixels, frame.regions)
+        yield Picture(picture.index, picture.pts, pixels)

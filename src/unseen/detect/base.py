@@ -40,8 +40,13 @@ def register(name: str, factory: Callable[[], Detector]) -> None:
 
 
 @cache
-def get_detector(name: str) -> Detector:
-    """The detector registered as ``name``, loaded once per process."""
+def get_detector(name: str, role: str = "mask") -> Detector:
+    """The detector registered as ``name``, loaded once per process and ``role``.
+
+    Masking and verification run in threads of their own, and a detector is
+    not safe to share between threads (OpenCV's YuNet keeps the input size
+    it was last given), so each role has its own instance.
+    """
     _load_builtin()
     try:
         factory = _FACTORIES[name]

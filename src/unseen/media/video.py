@@ -8,8 +8,8 @@ attachment streams. Each frame keeps its timestamp (variable frame rates
 survive), frames are turned upright (rotation applied to the pixels, so
 detectors see faces upright too) and the pixel aspect ratio is kept.
 
-Three threads overlap the work, joined by bounded queues so that memory
-stays flat however long the video: decoding (and the audio stage), the
+Threads overlap the work, joined by bounded queues so that memory stays
+flat however long the video: decoding (and the audio stage), one thread per
 frame stage, and encoding with muxing (the calling thread). FFmpeg and the
 detectors release the GIL.
 """
@@ -91,7 +91,10 @@ class Picture:
     rgb: RGB
 
 
-FrameStage = Callable[[Iterator[Picture]], Iterator[Picture]]
+#: One step of the frame pipeline, run in a thread of its own. The first
+#: stage takes :class:`Picture` objects and the last yields them, in order;
+#: what passes between two stages is theirs to agree on.
+FrameStage = Callable[[Iterator[Any]], Iterator[Any]]
 
 
 @dataclass(frozen=True)
@@ -198,11 +201,11 @@ def transcode(
     path: Path,
     target: BinaryIO,
     plan: Plan,
-    stage: FrameStage,
+    stages: Sequence[FrameStage],
     audio: AudioStage | None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Decode the video at ``path``, pass its frames through ``stage`` and its sound
+    """Decode the video at ``path``, pass its frames through ``stages`` and its sound
     through ``audio`` (when the plan keeps it), and write the result to
     ``target``. Returns the number of frames written.
 
@@ -210,17 +213,19 @@ def transcode(
     promised about what ``target`` holds then.
     """
     with _open(path) as container:
-        return _transcode(container, target, plan, stage, audio, progress)
+        return _transcode(container, target, plan, stages, audio, progress)
 
 
 def _transcode(
     container: av.container.InputContainer,
     target: BinaryIO,
     plan: Plan,
-    stage: FrameStage,
+    stages: Sequence[FrameStage],
     audio: AudioStage | None,
     progress: Callable[[int], None] | None,
 ) -> int:
+    if not stages:
+        raise ValueError("a video needs at least one frame stage")
     pipe = _Pipe()
     vin = _video(container)
     ain = container.streams.audio[0] if plan.audio else None
@@ -253,7 +258,11 @@ def _transcode(
         output.metadata.clear()
 
         pipe.spawn(_decode, container, plan, audio, pipe)
-        pipe.spawn(_stage, stage, pipe)
+        source = pipe.decoded
+        for number, stage in enumerate(stages, 1):
+            into = pipe.encoded if number == len(stages) else pipe.between()
+            pipe.spawn(_stage, stage, source, into, pipe)
+            source = into
         frames = 0
         ends = 0
         while ends < 2:
@@ -493,14 +502,16 @@ class _Timed:
         self.pipe.put(self.pipe.encoded, out)
 
 
-def _stage(stage: FrameStage, pipe: _Pipe) -> None:
-    def pictures() -> Iterator[Picture]:
-        while (item := pipe.get(pipe.decoded)) is not None:
+def _stage(
+    stage: FrameStage, source: queue.Queue[Any], into: queue.Queue[Any], pipe: _Pipe
+) -> None:
+    def items() -> Iterator[Any]:
+        while (item := pipe.get(source)) is not None:
             yield item
 
-    for picture in stage(pictures()):
-        pipe.put(pipe.encoded, picture)
-    pipe.put(pipe.encoded, None)
+    for item in stage(items()):
+        pipe.put(into, item)
+    pipe.put(into, None)
 
 
 class _Stopped(Exception):
@@ -517,6 +528,10 @@ class _Pipe:
         self.errors: list[BaseException] = []
         self.threads: list[threading.Thread] = []
         self.caller = threading.get_ident()
+
+    def between(self) -> queue.Queue[Any]:
+        """A queue between two frame stages."""
+        return queue.Queue(QUEUE_FRAMES)
 
     def spawn(self, target: Callable[..., None], *args: Any) -> None:
         def run() -> None:

@@ -51,7 +51,10 @@ def load_attackers(
 ) -> Attackers:
     """The detectors and recognizers named, loaded (raises ``ModelMissing``)."""
     return Attackers(
-        tuple((get_detector(name), scale, threshold) for name, scale, threshold in passes),
+        tuple(
+            (get_detector(name, role="verify"), scale, threshold)
+            for name, scale, threshold in passes
+        ),
         tuple(get_recognizer(name) for name in recognizers),
     )
 

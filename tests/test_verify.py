@@ -83,6 +83,29 @@ def test_a_solid_mask_passes_and_the_unmasked_face_fails(attackers: Any) -> None
     assert "sface still matches the face (similarity 1.00" in leaked.findings[1].detail
 
 
+@pytest.mark.parametrize("colour", [(0, 0, 0), (255, 0, 255), (128, 128, 128), (210, 170, 150)])
+def test_a_solid_fill_of_any_colour_scores_as_its_context_reference(
+    attackers: Any, monkeypatch: pytest.MonkeyPatch, colour: tuple[int, int, int]
+) -> None:
+    """Recognizers score flat patches erratically (SFace gives a solid mask
+    over one background 0.37 in magenta and -0.08 in black). The reference
+    that says what painting the place alone leaves is painted in the
+    output's own colour, so a solid fill never counts as a match, while a
+    light blur scores far above its reference."""
+    [sface] = [r for r in attackers.recognizers if r.name == "sface"]
+    monkeypatch.setattr(sface, "threshold", -1.0)  # the reference is computed for every face
+    original = np.asarray(astronaut(256))
+    region = _region((70, 5, 155, 105), (90, 27, 135, 90))
+    masked = original.copy()
+    masked[5:105, 70:155] = colour
+    [solid] = verify_frame(original, masked, [region], attackers=attackers).faces
+    assert solid.context == pytest.approx(solid.after, abs=1e-4)
+    blurred = original.copy()
+    blurred[5:105, 70:155] = np.asarray(_light_blur(Image.fromarray(original)))[5:105, 70:155]
+    [blur] = verify_frame(original, blurred, [region], attackers=attackers).faces
+    assert blur.context is not None and blur.after > blur.context + 0.1
+
+
 def test_a_face_outside_every_region_is_a_residual_face(attackers: Any) -> None:
     image, boxes = crowd(2, 96)
     pixels = np.asarray(image)

@@ -109,8 +109,9 @@ REID_EVERY = 10
 #: of the full frame: every frame is checked within the time budget.
 VIDEO_RESIDUAL_SCALE = 0.5
 #: A masked face is re-identified only when the output scores above what the
-#: same place painted solid scores (the surroundings alone) by more than this:
-#: on faces of 20 pixels, lossy encoding alone moved SFace's score by 0.12.
+#: same place painted flat, in the output's own mean colour there, scores (the
+#: surroundings alone) by more than this: on faces of 20 pixels, lossy
+#: encoding alone moved SFace's score by 0.12.
 REID_CONTEXT_MARGIN = 0.25
 #: A face found on the output is taken to be a mask's outline, not a visible
 #: face, when at least this share of its box lies inside a masked area.

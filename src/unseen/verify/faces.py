@@ -139,7 +139,7 @@ def verify_frame(
                             "reidentification",
                             f"{recognizer.name} still matches the face (similarity "
                             f"{score.after:.2f}, match at {score.threshold:g}; "
-                            f"{score.context or 0:.2f} with the place painted solid)",
+                            f"{score.context or 0:.2f} with the place painted flat)",
                             frame_index,
                             region.box,
                         )
@@ -221,7 +221,7 @@ def reidentify(
     """How ``recognizer`` scores the face of ``region``: the original against
     its mirror image (before), against the protected patch (after) and, only
     when that reaches the threshold, against the original with the mask area
-    painted solid (context)."""
+    painted flat in the output's mean colour there (context)."""
     # Everything happens in a window around the face: the aligned patch never
     # reaches further, and a 12-megapixel frame is not copied once per face.
     height, width = original.shape[:2]
@@ -230,16 +230,20 @@ def reidentify(
     face = region.face
     local = (face[0] - left, face[1] - top, face[2] - left, face[3] - top)
     source = original[top:bottom, left:right]
-    painted = source.copy()
     inside = shape_mask(region.box, region.shape)
     sx1, sy1 = max(x1, left), max(y1, top)
     sx2, sy2 = min(x2, right), min(y2, bottom)
-    painted[sy1 - top : sy2 - top, sx1 - left : sx2 - left][
-        inside[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1]
-    ] = 0
-    chip, attacked, surroundings = recognizer.chips(
-        source, [protected[top:bottom, left:right], painted], local
-    )
+    cut = (slice(sy1 - top, sy2 - top), slice(sx1 - left, sx2 - left))
+    inside = inside[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1]
+    patch = protected[top:bottom, left:right]
+    # The context reference: the original with the mask area painted the
+    # mean colour the output has there. A solid fill then scores exactly as
+    # its reference, whatever its colour (recognizers score flat patches
+    # erratically: black and magenta differ by 0.4 on one background).
+    painted = source.copy()
+    if inside.any():
+        painted[cut][inside] = patch[cut][inside].mean(axis=0)
+    chip, attacked, surroundings = recognizer.chips(source, [patch, painted], local)
     reference, mirrored, seen = recognizer.embed(
         [chip, np.ascontiguousarray(chip[:, ::-1]), attacked]
     )

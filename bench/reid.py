@@ -15,7 +15,10 @@ pooled: one gallery of all identities, so chance is 1 / identities.
   image and embeds the same patch of the anonymized one. **Naive**: each
   anonymized probe is ranked against the clean gallery. **Parrot**: against
   the gallery anonymized the same way. Top-1 is the share of probes whose
-  best-scoring gallery identity is their own.
+  best-scoring gallery identity is their own; where several identities tie
+  for best (masks that hide the whole aligned patch make every face alike),
+  the attacker picks one of them at random, and the probe counts as that
+  pick's expected hit.
 - ``verify catches``: the share of images whose output unseen's face checks
   (``verify_frame``: residual faces, SFace re-identification, face
   structure; regions where unseen finds faces in the clean image) fail,
@@ -162,9 +165,19 @@ def similarities(
     return np.array([[recognizer.similarity(x, y) for y in b] for x in a], np.float64)
 
 
+#: Scores this close count as a tie.
+TIED = 1e-6
+
+
 def top1(scores: npt.NDArray[np.float64], probe_ids: list[str], gallery_ids: list[str]) -> float:
-    best = np.argmax(scores, axis=1)
-    return float(np.mean([gallery_ids[i] == p for i, p in zip(best, probe_ids, strict=True)]))
+    """The share of probes whose best-scoring gallery identity is their own.
+    A tie counts as the attacker's random pick among the tied identities:
+    masks that make every face alike score chance, not zero."""
+    hits = []
+    for row, probe in zip(scores, probe_ids, strict=True):
+        tied = np.flatnonzero(row >= row.max() - TIED)
+        hits.append(sum(gallery_ids[i] == probe for i in tied) / len(tied))
+    return float(np.mean(hits))
 
 
 def arguments(argv: Sequence[str] | None) -> argparse.Namespace:

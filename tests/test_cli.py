@@ -116,7 +116,7 @@ def test_report_describes_every_file(photos: dict[str, Any]) -> None:
             x1, y1, x2, y2 = region["box"]
             assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
             assert region["frame"] == 0
-            assert region["shape"] == "ellipse"
+            assert region["shape"] == "box"
             assert isinstance(region["detector"], str) and region["detector"]
             assert 0.0 < region["score"] <= 1.0
             fx1, fy1, fx2, fy2 = region["face"]
@@ -302,7 +302,7 @@ def test_inspect_of_a_clean_output_finds_nothing(tmp_path: Path) -> None:
     [found] = json.loads(proc.stdout)
     assert [m for m in found["metadata"] if m["identifying"]] == []
     assert found["embedded_images"] == []
-    # The black ellipse's silhouette alone scores about 0.25; a face scores 0.9.
+    # A black mask's silhouette alone scores well below a face (0.9).
     assert [f for f in found["faces"] if f["score"] >= 0.5] == []
 
 

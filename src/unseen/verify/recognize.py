@@ -105,7 +105,7 @@ class SFace:
         self._cv2 = cv2
         # Only the geometry of OpenCV's recognizer is used (alignCrop).
         self._aligner = cv2.FaceRecognizerSF.create(str(path), "")
-        self._net = cv2.dnn.readNetFromONNX(str(path), cv2.dnn.ENGINE_CLASSIC)
+        self._net = cv2.dnn.readNetFromONNX(str(path))
         self._finder = cv2.FaceDetectorYN.create(
             str(yunet_path()), "", (32, 32), self._LANDMARK_SCORE, 0.3, 50
         )

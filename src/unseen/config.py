@@ -109,7 +109,7 @@ REID_EVERY = 10
 #: of the full frame: every frame is checked within the time budget.
 VIDEO_RESIDUAL_SCALE = 0.5
 #: A masked face is re-identified only when the output scores above what the
-#: same place painted flat, in the output's own mean colour there, scores (the
+#: same place refilled with the output's own colour statistics there scores (the
 #: surroundings alone) by more than this: on faces of 20 pixels, lossy
 #: encoding alone moved SFace's score by 0.12.
 REID_CONTEXT_MARGIN = 0.25
@@ -126,6 +126,9 @@ STRUCTURE_CORE = 0.6
 STRUCTURE_GRID = 6
 STRUCTURE_CORRELATION = 0.5
 STRUCTURE_FLAT = 2.0
+#: Nor do cells varying by less than this many times what independent noise
+#: in the output's pixels would make them vary (a noise fill).
+STRUCTURE_NOISE = 2.0
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def render_html(report: RunReport) -> str:
             "place in the output (<b>after</b>). A face counts as recognized (red) when its "
             "after score reaches the dashed line <i>and</i> beats, by more than "
             f"{REID_CONTEXT_MARGIN:g}, what the surroundings alone score (the mask area "
-            "painted flat in the output's colour): then the file is not released. Point "
+            "refilled with the output's colour and grain): then the file is not released. Point "
             f"at a face for its numbers. Videos show faces of every {REID_EVERY}th frame.</p>"
         )
         for result in scored:
@@ -166,7 +166,7 @@ def _plot(recognizer: str, scores: Sequence[FaceScore]) -> str:
         label = (
             f"frame {score.frame}, box {x1},{y1}-{x2},{y2}: "
             f"before {score.before:.2f}, after {score.after:.2f}"
-            + ("" if score.context is None else f", mask area painted flat {score.context:.2f}")
+            + ("" if score.context is None else f", mask area refilled {score.context:.2f}")
         )
         items.append(
             f"<g><title>{escape(label)}</title>"

@@ -368,7 +368,7 @@ class FaceScore:
     """How one recognizer scored one face: the original against its mirror
     image (``before``: what an unprotected copy scores), against the
     protected output (``after``), and against the original with the mask
-    area painted flat in the output's mean colour there (``context``: what
+    area refilled with the output's colour statistics there (``context``: what
     the surroundings alone give;
     computed only when ``after`` reaches the threshold, else None).
 

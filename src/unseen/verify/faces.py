@@ -23,6 +23,7 @@ from unseen.config import (
     STRUCTURE_CORRELATION,
     STRUCTURE_FLAT,
     STRUCTURE_GRID,
+    STRUCTURE_NOISE,
     VERIFY_PASSES,
     VERIFY_RECOGNIZERS,
 )
@@ -139,7 +140,7 @@ def verify_frame(
                             "reidentification",
                             f"{recognizer.name} still matches the face (similarity "
                             f"{score.after:.2f}, match at {score.threshold:g}; "
-                            f"{score.context or 0:.2f} with the place painted flat)",
+                            f"{score.context or 0:.2f} with the place refilled)",
                             frame_index,
                             region.box,
                         )
@@ -205,14 +206,32 @@ def structure(
     right, bottom = min(width, int(np.ceil(x2 - dx))), min(height, int(np.ceil(y2 - dy)))
     if right - left < 2 or bottom - top < 2:
         return 0.0
-    cells = []
-    for frame in (original, protected):
-        grey = Image.fromarray(np.ascontiguousarray(frame[top:bottom, left:right])).convert("L")
-        small = grey.resize((STRUCTURE_GRID, STRUCTURE_GRID), Image.Resampling.BOX)
-        cells.append(np.asarray(small, np.float64).ravel())
+    greys = [
+        Image.fromarray(np.ascontiguousarray(frame[top:bottom, left:right])).convert("L")
+        for frame in (original, protected)
+    ]
+    cells = [
+        np.asarray(
+            g.resize((STRUCTURE_GRID, STRUCTURE_GRID), Image.Resampling.BOX), np.float64
+        ).ravel()
+        for g in greys
+    ]
     if cells[1].std() < STRUCTURE_FLAT or cells[0].std() < STRUCTURE_FLAT:
         return 0.0
+    # Cells that vary no more than independent pixel noise makes them vary
+    # (a noise fill) carry no structure either: their correlation with the
+    # original is chance, and on a crowd's many small faces chance crosses
+    # the limit now and then.
+    pixels = np.asarray(greys[1], np.float64)
+    noise = pixels.std() / np.sqrt(pixels.size / STRUCTURE_GRID**2)
+    if cells[1].std() < STRUCTURE_NOISE * noise:
+        return 0.0
     return float(np.corrcoef(cells[0], cells[1])[0, 1])
+
+
+#: The context reference's pixels are drawn from a fixed seed, so that a
+#: verification can be repeated (they are a yardstick, not a secret).
+_REFERENCE_SEED = 0
 
 
 def reidentify(
@@ -221,7 +240,7 @@ def reidentify(
     """How ``recognizer`` scores the face of ``region``: the original against
     its mirror image (before), against the protected patch (after) and, only
     when that reaches the threshold, against the original with the mask area
-    painted flat in the output's mean colour there (context)."""
+    refilled with the output's colour statistics there (context)."""
     # Everything happens in a window around the face: the aligned patch never
     # reaches further, and a 12-megapixel frame is not copied once per face.
     height, width = original.shape[:2]
@@ -236,13 +255,21 @@ def reidentify(
     cut = (slice(sy1 - top, sy2 - top), slice(sx1 - left, sx2 - left))
     inside = inside[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1]
     patch = protected[top:bottom, left:right]
-    # The context reference: the original with the mask area painted the
-    # mean colour the output has there. A solid fill then scores exactly as
-    # its reference, whatever its colour (recognizers score flat patches
-    # erratically: black and magenta differ by 0.4 on one background).
+    # The context reference: the original with the mask area replaced by
+    # pixels drawn independently with the output's own colour statistics
+    # there (mean and spread per channel): the output's colour and grain,
+    # none of its structure. A solid fill scores exactly as its reference,
+    # a noise fill as a noise reference, whatever their colours
+    # (recognizers score flat and noisy patches erratically: a solid mask
+    # scored 0.37 in magenta and -0.08 in black on one background, noise
+    # masks 0.4-0.6 against a flat grey one on small faces).
     painted = source.copy()
     if inside.any():
-        painted[cut][inside] = patch[cut][inside].mean(axis=0)
+        pixels = patch[cut][inside].astype(np.float64)
+        drawn = np.random.default_rng(_REFERENCE_SEED).normal(
+            pixels.mean(axis=0), pixels.std(axis=0), pixels.shape
+        )
+        painted[cut][inside] = np.clip(np.rint(drawn), 0, 255).astype(np.uint8)
     chip, attacked, surroundings = recognizer.chips(source, [patch, painted], local)
     reference, mirrored, seen = recognizer.embed(
         [chip, np.ascontiguousarray(chip[:, ::-1]), attacked]

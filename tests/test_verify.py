@@ -151,11 +151,7 @@ def test_frames_of_different_sizes_cannot_pass(attackers: Any) -> None:
 # --- anonymize: nothing is released when a check fails ------------------------------------
 
 
-def test_a_missed_face_is_caught_and_nothing_is_released(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    image, boxes = crowd(3, 96)
-    src = _source(tmp_path, image, "group.png")
+def _skipping_the_rightmost_face(monkeypatch: pytest.MonkeyPatch) -> None:
     real = unseen.api.apply_masks
 
     def skip_last(pixels: Any, dets: Detections, options: Any, frame: int = 0) -> Any:
@@ -163,6 +159,34 @@ def test_a_missed_face_is_caught_and_nothing_is_released(
         return real(pixels, dets.select(np.arange(len(dets)) != rightmost), options, frame)
 
     monkeypatch.setattr(unseen.api, "apply_masks", skip_last)
+
+
+def test_a_face_only_the_residual_check_finds_is_masked_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image, boxes = crowd(3, 96)
+    src = _source(tmp_path, image, "group.png")
+    _skipping_the_rightmost_face(monkeypatch)
+    report = unseen.anonymize([src], tmp_path / "out")
+    [result] = report.files
+    assert result.status == "ok", result.error
+    assert [r.detector for r in result.regions].count("verify") == 1
+    assert "1 frame(s) had a face (or a false alarm) that only the residual check found" in (
+        result.notes[-1]
+    )
+    out = np.asarray(Image.open(result.output or ""))
+    x1, y1, x2, y2 = boxes[2]
+    assert out[y1:y2, x1:x2].mean() < 20  # painted, not left as it was
+
+
+def test_a_missed_face_is_caught_and_nothing_is_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image, boxes = crowd(3, 96)
+    src = _source(tmp_path, image, "group.png")
+    _skipping_the_rightmost_face(monkeypatch)
+    # ... and the late mask fails too: the check on the written file must refuse it.
+    monkeypatch.setattr(unseen.api, "mask_missed", lambda pixels, *_: (pixels, ()))
     report = unseen.anonymize([src], tmp_path / "out")
     [result] = report.files
     assert (result.status, result.stage, result.output) == ("failed", "verify", None)

@@ -61,6 +61,7 @@ from unseen.types import (
     Verification,
 )
 from unseen.verify import FACE_CHECKS, Attackers, FrameAudit, load_attackers, verify_image
+from unseen.verify.faces import mask_missed, residual_faces
 
 # onnxruntime (1.32 on Linux) writes a persistent device id under ~/.cache and
 # a session file in the temporary folder as soon as it is imported, then sends
@@ -218,9 +219,19 @@ def _protect_image(
     fmt, decoded, items, embedded = _load(job.source, options)
     frames: list[npt.NDArray[np.uint8]] = []
     regions: list[MaskRegion] = []
+    late: list[int] = []
     for index, frame in enumerate(decoded.frames):
         dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes)
         masked, found = apply_masks(frame, dets, options, index)
+        if attackers is not None:
+            # Recall first, as in video: a face the residual check finds
+            # outside every mask is masked too, then the file is verified.
+            rgb = np.ascontiguousarray(masked[..., :3])
+            missed = residual_faces(rgb, found, index, attackers.passes)
+            if missed:
+                masked, extra = mask_missed(masked, missed, options, index)
+                found = (*found, *extra)
+                late.append(index)
         frames.append(masked)
         regions.extend(found)
     fmt_out = out_format or fmt
@@ -246,7 +257,7 @@ def _protect_image(
         frames=len(decoded.frames),
         regions=tuple(regions),
         removed=tuple(dict.fromkeys(removed)),
-        notes=decoded.notes,
+        notes=decoded.notes + _late_masks(late),
         seconds=time.monotonic() - began,
         verification=checked[0],
     )
@@ -297,7 +308,7 @@ def _protect_video(
         frames=written,
         tracks=tracker.tracks,
         removed=plan.removed,
-        notes=_late_masks(audit),
+        notes=_late_masks(audit.late if audit else ()),
         seconds=time.monotonic() - began,
         audio=_sound_summary(plan, options, voice),
         verification=_video_verification(plan, options, audit),
@@ -323,13 +334,13 @@ def _video_verification(
     return dataclasses.replace(frames, checks=CHECKS, skipped=frames.skipped + voice)
 
 
-def _late_masks(audit: FrameAudit | None) -> tuple[str, ...]:
+def _late_masks(late: Sequence[int]) -> tuple[str, ...]:
     """A note on the frames where the residual check found, and masked, a face."""
-    if audit is None or not audit.late:
+    if not late:
         return ()
-    shown = ", ".join(map(str, audit.late[:10])) + (", ..." if len(audit.late) > 10 else "")
+    shown = ", ".join(map(str, late[:10])) + (", ..." if len(late) > 10 else "")
     return (
-        f"{len(audit.late)} frame(s) had a face (or a false alarm) that only the residual "
+        f"{len(late)} frame(s) had a face (or a false alarm) that only the residual "
         f"check found, masked too: frames {shown}",
     )
 

@@ -26,10 +26,11 @@ from unseen.config import (
     STRUCTURE_NOISE,
     VERIFY_PASSES,
     VERIFY_RECOGNIZERS,
+    Options,
 )
 from unseen.detect import Detector, detect_faces, get_detector
-from unseen.mask.apply import shape_mask
-from unseen.types import Check, FaceScore, Finding, MaskRegion, Verification
+from unseen.mask.apply import apply_masks, shape_mask
+from unseen.types import Check, Detections, FaceScore, Finding, MaskRegion, Verification
 from unseen.verify.recognize import Recognizer, get_recognizer, grown
 
 Pixels = npt.NDArray[np.uint8]
@@ -146,6 +147,17 @@ def verify_frame(
                         )
                     )
     return Verification(tuple(findings), tuple(scores), skipped, time.monotonic() - began)
+
+
+def mask_missed(
+    pixels: Pixels, missed: Sequence[Finding], options: Options, frame_index: int
+) -> tuple[Pixels, tuple[MaskRegion, ...]]:
+    """The faces that residual-face findings point at, masked too (recall
+    first: a face the masking passes missed, or a false alarm), and the
+    regions painted."""
+    boxes = np.array([f.box for f in missed if f.box], np.float32).reshape(-1, 4)
+    faces = Detections(boxes, np.ones(len(boxes), np.float32), ("verify",) * len(boxes))
+    return apply_masks(pixels, faces, options, frame_index)
 
 
 def residual_faces(

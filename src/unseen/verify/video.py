@@ -24,13 +24,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-import numpy as np
-
 from unseen.config import REID_EVERY, VIDEO_RESIDUAL_SCALE, WEAK_FILLS, Options
 from unseen.errors import VerificationFailed
-from unseen.mask import apply_masks
-from unseen.types import Check, Detections, FaceScore, Finding, MaskRegion, Verification
-from unseen.verify.faces import Attackers, Pixels, verify_frame
+from unseen.types import Check, FaceScore, Finding, MaskRegion, Verification
+from unseen.verify.faces import Attackers, Pixels, mask_missed, verify_frame
 
 #: Face scores kept for the report: the highest ``after`` of each recognizer
 #: and region, for at most this many frames (a long video would list thousands).
@@ -119,9 +116,7 @@ class FrameAudit:
         found: Verification,
     ) -> tuple[Pixels, Verification]:
         """Mask the faces the residual check found, then look again for any left."""
-        boxes = np.array([f.box for f in missed], np.float32)
-        faces = Detections(boxes, np.ones(len(missed), np.float32), ("verify",) * len(missed))
-        protected, painted = apply_masks(protected, faces, self.options, index)
+        protected, painted = mask_missed(protected, missed, self.options, index)
         self.late.append(index)
         again = verify_frame(None, protected, [*regions, *painted], index, attackers=self.detectors)
         return protected, Verification(again.findings, found.faces)

@@ -171,8 +171,9 @@ def test_a_face_only_the_residual_check_finds_is_masked_too(
     [result] = report.files
     assert result.status == "ok", result.error
     assert [r.detector for r in result.regions].count("verify") == 1
-    assert "1 frame(s) had a face (or a false alarm) that only the residual check found" in (
-        result.notes[-1]
+    assert (
+        "1 frame(s) had a face (or a false alarm) that only the residual check found"
+        in (result.notes[-1])
     )
     out = np.asarray(Image.open(result.output or ""))
     x1, y1, x2, y2 = boxes[2]

@@ -60,7 +60,7 @@ def test_a_face_left_after_the_last_chance_fails_the_video(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clip = make_clip(tmp_path / "clip.mp4", size=(640, 480), frames=12, scale=0.8)
-    monkeypatch.setattr(unseen.verify.video, "apply_masks", lambda f, d, o, i: (f.copy(), ()))
+    monkeypatch.setattr(unseen.verify.video, "mask_missed", lambda f, m, o, i: (f.copy(), ()))
     _forget_frame_7(monkeypatch)
     report = unseen.anonymize([clip.path], tmp_path / "out")
     (result,) = report.files

@@ -60,8 +60,15 @@ from unseen.types import (
     RunReport,
     Verification,
 )
-from unseen.verify import FACE_CHECKS, Attackers, FrameAudit, load_attackers, verify_image
-from unseen.verify.faces import mask_missed, residual_faces
+from unseen.verify import (
+    FACE_CHECKS,
+    Attackers,
+    FrameAudit,
+    load_attackers,
+    mask_missed,
+    residual_faces,
+    verify_image,
+)
 
 # onnxruntime (1.32 on Linux) writes a persistent device id under ~/.cache and
 # a session file in the temporary folder as soon as it is imported, then sends

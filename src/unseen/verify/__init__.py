@@ -6,9 +6,17 @@
   size, metadata, embedded images), then every frame.
 - :class:`FrameAudit` attacks a video's frames as they are protected.
 - :func:`load_attackers` loads the detectors and recognizers once.
+- :func:`residual_faces` and :func:`mask_missed` find, before writing, the
+  faces masking missed, and mask them too.
 """
 
-from unseen.verify.faces import Attackers, load_attackers, verify_frame
+from unseen.verify.faces import (
+    Attackers,
+    load_attackers,
+    mask_missed,
+    residual_faces,
+    verify_frame,
+)
 from unseen.verify.image import FACE_CHECKS, read_back, verify_image
 from unseen.verify.video import FrameAudit
 
@@ -17,7 +25,9 @@ __all__ = [
     "Attackers",
     "FrameAudit",
     "load_attackers",
+    "mask_missed",
     "read_back",
+    "residual_faces",
     "verify_frame",
     "verify_image",
 ]

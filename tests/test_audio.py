@@ -301,6 +301,10 @@ def test_replace_respeaks_the_words(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "quick" in text and "dog" in text
     assert not y[:, : rate // 4].any()  # before the first word: silence
     assert np.sqrt(np.mean(y**2)) > 0.2 * np.sqrt(np.mean(x**2))
+    # The recording's level is not carried over: it tells speakers apart.
+    quiet = ReplaceStream(rate, 1)
+    z = np.concatenate([quiet.process(0.2 * x[None]), quiet.flush()], axis=1)
+    assert np.sqrt(np.mean(z**2)) == pytest.approx(np.sqrt(np.mean(y**2)), rel=0.05)
     monkeypatch.setattr(
         unseen.audio.pipeline, "VOICE_SIMILARITY_LIMIT", 1.01
     )  # eSpeak in, eSpeak out

@@ -2,7 +2,9 @@
 
 The library and its data ship inside the ``espeakng-loader`` wheel; they are
 found without importing anything that could reach the network. One voice
-(American English) for everyone: the output says nothing about who spoke.
+(American English, the Klatt variant: Whisper tiny.en misheard 11% of its
+words against 16% for the plain voice, vctk-4) for everyone: the output says
+nothing about who spoke.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
 )
 _LOCK = threading.Lock()
+_VOICE = b"en-us+klatt"
 
 
 class _Engine:
@@ -39,8 +42,8 @@ class _Engine:
         self._parts: list[npt.NDArray[np.int16]] = []
         self._callback = _CALLBACK(self._collect)  # kept alive as long as the engine
         self._lib.espeak_SetSynthCallback(self._callback)
-        if self._lib.espeak_SetVoiceByName(b"en-us") != 0:
-            raise RuntimeError("eSpeak NG has no en-us voice")
+        if self._lib.espeak_SetVoiceByName(_VOICE) != 0:
+            raise RuntimeError(f"eSpeak NG has no {_VOICE.decode()} voice")
 
     def _collect(self, wav: Any, count: int, _events: Any) -> int:
         if count > 0 and wav:

@@ -4,7 +4,7 @@ downscaled pass for faces larger than a tile, and merging of what overlaps.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -50,9 +50,11 @@ def cluster(dets: Detections) -> Detections:
 
     Boxes overlapping a stronger one (IoU of at least ``MERGE_IOU``) are
     the same face reported again, slightly shifted: they become their
-    score-weighted mean, which keeps the box tight.
+    score-weighted mean, which keeps the box tight. Repeated until nothing
+    changes (a mean can reach a box that none of its members reached), so
+    clustering a result again is a no-op.
     """
-    return _merge(dets, union=False)
+    return _until_stable(lambda d: _merge(d, union=False), dets)
 
 
 def combine(groups: Sequence[Detections]) -> Detections:
@@ -65,9 +67,13 @@ def combine(groups: Sequence[Detections]) -> Detections:
     growing to hold it, so no area any view called a face is ever dropped.
     Repeated until nothing changes, so combining a result again is a no-op.
     """
-    dets = Detections.concat(list(groups))
+    return _until_stable(lambda d: _absorb(_merge(d, union=True)), Detections.concat(list(groups)))
+
+
+def _until_stable(step: Callable[[Detections], Detections], dets: Detections) -> Detections:
+    """``step`` applied until it merges no more boxes."""
     while True:
-        merged = _absorb(_merge(dets, union=True))
+        merged = step(dets)
         if len(merged) == len(dets):
             return merged
         dets = merged

@@ -315,6 +315,21 @@ def test_replace_respeaks_the_words(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert result.audio is not None and result.audio.voice == "replace"
 
 
+def test_respoken_speech_is_levelled_without_clipping() -> None:
+    from unseen.audio.replace import LEVEL, PEAK, levelled
+    from unseen.audio.speak import engine
+
+    tone = np.sin(np.linspace(0, 200 * np.pi, 16_000)).astype(np.float32)
+    assert np.sqrt(np.mean(levelled(tone) ** 2)) == pytest.approx(LEVEL, rel=1e-3)
+    assert np.sqrt(np.mean(levelled(0.01 * tone) ** 2)) == pytest.approx(LEVEL, rel=1e-3)
+    said = levelled(engine().say("Yes.", 170))
+    assert np.abs(said).max() <= PEAK * 1.001
+    click = np.zeros(16_000, np.float32)
+    click[::4000] = 0.5  # one sharp sound in a quiet phrase: RMS far below the peak
+    assert np.abs(levelled(click)).max() == pytest.approx(PEAK, rel=1e-3)
+    assert not levelled(np.zeros(100, np.float32)).any()
+
+
 @pytest.mark.shared
 def test_real_speech_is_released_and_no_longer_matches(
     shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

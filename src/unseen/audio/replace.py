@@ -26,11 +26,15 @@ from unseen.detect.base import package_file
 WINDOW_SECONDS = 30.0
 #: eSpeak's speaking rate, and the fastest it may go to fit a segment.
 _WPM, _MAX_WPM = 170, 420
-#: The loudness of every re-spoken segment (RMS, about -23 dBFS). Matching
-#: the original's level instead let the speaker attacker tell recordings
-#: apart by level alone: 35% EER against 47% at one fixed level (vctk-4,
-#: lazy-informed, bench/voice.py).
-LEVEL = 0.07
+#: The loudness of every re-spoken segment (RMS, about -26 dBFS, pauses
+#: included). Matching the original's level instead let the speaker
+#: attacker tell recordings apart by level alone: 35% EER against 47% at
+#: one fixed level (vctk-4, lazy-informed, bench/voice.py).
+LEVEL = 0.05
+#: ... unless that would take a peak above this: eSpeak's phrases are peaky
+#: (peaks 8 to 33 times the RMS, 13 in the middle), and a clipped peak
+#: crackles.
+PEAK = 0.9
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ class ReplaceStream(CheckedStream):
             if end - start < rate // 10:
                 continue
             voice = _fit(segment.text, end - start, rate)
-            voice *= LEVEL / max(float(np.sqrt(np.mean(voice**2))), 1e-6)
+            voice = levelled(voice)
             out[start : start + len(voice)] += voice
             self.transcript.append(
                 Segment(
@@ -120,6 +124,16 @@ class ReplaceStream(CheckedStream):
             )
         self._done_seconds += n / rate
         return np.tile(np.clip(out, -1.0, 1.0), (self.channels, 1))
+
+
+def levelled(voice: Samples) -> Samples:
+    """``voice`` at ``LEVEL``, or lower where a peak would pass ``PEAK``
+    (a function of the synthetic voice alone: nothing of the speaker's)."""
+    rms = float(np.sqrt(np.mean(voice**2))) if len(voice) else 0.0
+    peak = float(np.max(np.abs(voice))) if len(voice) else 0.0
+    if peak == 0.0:
+        return voice
+    return voice * min(LEVEL / rms, PEAK / peak)
 
 
 def _sounding(mono: Samples, start: int, end: int, rate: int) -> tuple[int, int]:

@@ -144,6 +144,15 @@ def test_silence_stays_silence() -> None:
     assert silent.shape == (2, 3 * rate) and not silent.any()
 
 
+def test_a_recording_at_full_scale_does_not_clip() -> None:
+    x = speech(6.0)
+    x = x * (0.99 / np.abs(x).max())
+    stream = VoiceStream(16_000, 1, seed=5)
+    y = np.concatenate([stream.process(x[None]), stream.flush()], axis=1)[0]
+    assert np.abs(y).max() < 1.0
+    assert np.sqrt(np.mean(y**2)) > 0.3 * np.sqrt(np.mean(x**2))
+
+
 def test_attacker_similarity_drops() -> None:
     x = speech(8.0)[None]
     stream = VoiceStream(16_000, 1, seed=3)

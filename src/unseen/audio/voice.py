@@ -50,8 +50,10 @@ BLOCK_SECONDS = 4.0
 MARGIN_SECONDS = 0.3
 FADE_SECONDS = 0.03
 _FRAME_MS = 5.0
-#: Frame of the loudness contour put back on the output.
+#: Frame of the loudness contour put back on the output, and the highest
+#: peak it may give the output.
 _LOUDNESS_MS = 50.0
+_PEAK = 0.98
 #: Cepstral coefficients of the average envelope that are kept (overall level and tilt).
 _KEEP_TILT = 3
 
@@ -319,14 +321,23 @@ class _World:
 
 
 def _match_loudness(x: _F64, y: _F64, frame: int) -> _F64:
-    """Give ``y`` the frame-by-frame loudness of ``x`` (silence stays silence)."""
+    """Give ``y`` the frame-by-frame loudness of ``x`` (silence stays silence),
+    its peaks held under ``_PEAK``: the new voice's waveform is peakier than
+    the original's, and a recording near full scale would clip."""
     if len(y) < len(x):
         y = np.concatenate([y, np.zeros(len(x) - len(y))])
     n = len(x) // frame + 1
     pad = n * frame - len(x)
+    frames_y = np.pad(y, (0, pad)).reshape(n, frame)
     ex = np.sqrt(np.mean(np.pad(x, (0, pad)).reshape(n, frame) ** 2, axis=1))
-    ey = np.sqrt(np.mean(np.pad(y, (0, pad)).reshape(n, frame) ** 2, axis=1))
+    ey = np.sqrt(np.mean(frames_y**2, axis=1))
     gain = np.minimum(ex / np.maximum(ey, 1e-9), 8.0)
+    # Each frame's gain also keeps the peaks of it and its neighbours in
+    # range, since the gain is interpolated between frame centres.
+    peaks = np.abs(frames_y).max(axis=1)
+    padded = np.pad(peaks, 1, mode="edge")
+    near = np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])
+    gain = np.minimum(gain, _PEAK / np.maximum(near, 1e-9))
     gain[ex < 1e-6] = 0.0
     centres = np.arange(n) * frame + frame / 2
     smooth: _F64 = np.interp(np.arange(len(x)), centres, gain)

@@ -129,11 +129,10 @@ class ReplaceStream(CheckedStream):
 def levelled(voice: Samples) -> Samples:
     """``voice`` at ``LEVEL``, or lower where a peak would pass ``PEAK``
     (a function of the synthetic voice alone: nothing of the speaker's)."""
-    rms = float(np.sqrt(np.mean(voice**2))) if len(voice) else 0.0
-    peak = float(np.max(np.abs(voice))) if len(voice) else 0.0
+    peak = float(np.abs(voice).max(initial=0.0))
     if peak == 0.0:
         return voice
-    return voice * min(LEVEL / rms, PEAK / peak)
+    return voice * min(LEVEL / float(np.sqrt(np.mean(voice**2))), PEAK / peak)
 
 
 def _sounding(mono: Samples, start: int, end: int, rate: int) -> tuple[int, int]:

@@ -228,7 +228,7 @@ def _protect_image(
     regions: list[MaskRegion] = []
     late: list[int] = []
     for index, frame in enumerate(decoded.frames):
-        dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes)
+        dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes, options.seconded())
         masked, found = apply_masks(frame, dets, options, index)
         if attackers is not None:
             # Recall first, as in video: a face the residual check finds
@@ -538,7 +538,7 @@ def verify_file(
         _, source, _, _ = _load(Path(original), options)
         passes = _passes(options)
         for index, frame in enumerate(source.frames):
-            dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes)
+            dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes, options.seconded())
             regions.extend(plan_masks(dets, options, *source.size, index))
     return verify_image(data, _image_format(data), source, regions, options, attackers)
 
@@ -661,24 +661,27 @@ def inspect(
     images and, unless ``faces`` is false, the faces a detector finds.
 
     Faces are searched with a threshold below the masking one, so that the
-    caller can see what a lower threshold would add. Raises
+    caller can see what a lower threshold would add; ``masked`` holds what
+    anonymizing with ``options`` would paint. Raises
     :class:`~unseen.errors.UnseenError` for files it cannot read.
     """
     options = options or Options()
     fmt, decoded, items, embedded = _load(Path(path), options)
     found: tuple[MaskRegion, ...] | None = None
+    masked: tuple[MaskRegion, ...] | None = None
     if faces:
-        passes = [
-            (detector, scale, min(threshold, INSPECT_THRESHOLD))
-            for detector, scale, threshold in _passes(options)
-        ]
-        regions: list[MaskRegion] = []
+        passes = _passes(options)
+        weaker = [(d, scale, min(t, INSPECT_THRESHOLD)) for d, scale, t in passes]
+        candidates: list[MaskRegion] = []
+        painted: list[MaskRegion] = []
         for index, frame in enumerate(decoded.frames):
-            dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes)
-            regions.extend(plan_masks(dets, options, *decoded.size, index))
-        found = tuple(regions)
+            rgb = np.ascontiguousarray(frame[..., :3])
+            candidates.extend(plan_masks(detect_faces(rgb, weaker), options, *decoded.size, index))
+            dets = detect_faces(rgb, passes, options.seconded())
+            painted.extend(plan_masks(dets, options, *decoded.size, index))
+        found, masked = tuple(candidates), tuple(painted)
     return Inspection(
-        os.fspath(path), fmt, decoded.size, decoded.total_frames, items, embedded, found
+        os.fspath(path), fmt, decoded.size, decoded.total_frames, items, embedded, found, masked
     )
 
 

@@ -63,6 +63,13 @@ class Profile:
     enlarged textures fool detectors more often."""
 
     passes: tuple[tuple[str, float, float], ...]
+    #: Weaker candidates worth a second look, as ``(detector, scale,
+    #: threshold)`` of one of ``passes``: a candidate of that pass scoring
+    #: from this threshold up to the pass's own is masked when another pass
+    #: saw the same face too (at its detector's ``SECOND_OPINION``), or when it
+    #: is taller than the enlarged passes look (detect/tiling.py). Low scores
+    #: alone are mostly textures; agreement between views rarely is.
+    seconded: tuple[tuple[str, float, float], ...] = ()
     #: The passes run on every video frame, when they differ: tracking across
     #: frames recovers what a lighter search misses in one (README, Video).
     video: tuple[tuple[str, float, float], ...] | None = None
@@ -75,7 +82,8 @@ PROFILES: dict[str, Profile] = {
         passes=(("centerface", 1.0, 0.15), ("yunet", 1.0, 0.5)), video=(("yunet", 1.0, 0.5),)
     ),
     "default": Profile(
-        passes=(("centerface", 1.0, 0.1), ("centerface", 2.0, 0.15), ("yunet", 1.0, 0.75)),
+        passes=(("centerface", 1.0, 0.15), ("centerface", 2.0, 0.15), ("yunet", 1.0, 0.75)),
+        seconded=(("centerface", 1.0, 0.09),),
         video=(("yunet", 1.0, 0.3), ("centerface", 0.5, 0.1)),
     ),
     "thorough": Profile(
@@ -88,6 +96,11 @@ PROFILES: dict[str, Profile] = {
     ),
 }
 
+
+#: The score at which a detector's candidate counts as a second opinion on
+#: another pass's weak candidate (Profile.seconded): far below its masking
+#: threshold, because it only confirms what another view already found.
+SECOND_OPINION: dict[str, float] = {"centerface": 0.05, "yunet": 0.2}
 
 #: Verification (README, "Verification"): detection passes run on a mirrored
 #: view of each output, as (detector, scale, threshold); stricter than the
@@ -213,9 +226,12 @@ class Options:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 
-    def thresholds(self) -> dict[str, float]:
-        """The threshold of each pass, by the label its detections carry."""
-        return {pass_label(name, scale): t for name, scale, t in self.passes()}
+    def seconded(self) -> dict[str, float]:
+        """The weaker threshold of each pass that has one, by label (none
+        when ``threshold`` replaces every pass's threshold)."""
+        if self.threshold is not None:
+            return {}
+        return {pass_label(name, scale): t for name, scale, t in PROFILES[self.profile].seconded}
 
     def passes(self, video: bool = False) -> tuple[tuple[str, float, float], ...]:
         """``(detector name, scale, threshold)`` for each detection pass (on

@@ -158,11 +158,23 @@ class Inspection:
     frames: int
     metadata: tuple[MetadataItem, ...]
     embedded: tuple[EmbeddedImage, ...]
+    #: Candidates down to a low score, masked or not.
     faces: tuple[MaskRegion, ...] | None = None
+    #: What anonymizing would paint.
+    masked: tuple[MaskRegion, ...] | None = None
 
     @property
     def identifying(self) -> tuple[MetadataItem, ...]:
         return tuple(m for m in self.metadata if m.identifying)
+
+    def would_mask(self, face: MaskRegion) -> bool:
+        """Whether anonymizing paints over the middle of candidate ``face``."""
+        x = (face.face[0] + face.face[2]) / 2
+        y = (face.face[1] + face.face[3]) / 2
+        return any(
+            m.frame == face.frame and m.box[0] <= x < m.box[2] and m.box[1] <= y < m.box[3]
+            for m in self.masked or ()
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -190,6 +202,7 @@ class Inspection:
                     "score": round(f.score, 4),
                     "detector": f.detector,
                     "frame": f.frame,
+                    "masked": self.would_mask(f),
                 }
                 for f in self.faces
             ],

@@ -386,15 +386,14 @@ def _print_inspection(shown: str, found: Inspection, options: Options) -> None:
     w, h = found.size
     click.echo(f"{display(shown)}: {found.format} {w}x{h}, {found.frames} frame(s)")
     if found.faces is not None:
-        thresholds = options.thresholds()
-        above = [f for f in found.faces if f.score >= thresholds[f.detector]]
+        above = [f for f in found.faces if found.would_mask(f)]
         click.echo(
             f"  faces: {len(above)} would be masked ({options.profile} profile), "
-            f"{len(found.faces) - len(above)} weaker candidates below the thresholds"
+            f"{len(found.faces) - len(above)} weaker candidates would not"
         )
         for face in sorted(found.faces, key=lambda f: -f.score):
             x1, y1, x2, y2 = (round(v) for v in face.face)
-            mark = "mask" if face.score >= thresholds[face.detector] else "below"
+            mark = "mask" if found.would_mask(face) else "below"
             click.echo(
                 f"    [{mark}] score {face.score:.2f} frame {face.frame} "
                 f"box {x1},{y1}-{x2},{y2} ({face.detector})"

@@ -4,14 +4,14 @@ downscaled pass for faces larger than a tile, and merging of what overlaps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from unseen.config import TILE_OVERLAP, TILE_SIZE, pass_label
+from unseen.config import SECOND_OPINION, TILE_OVERLAP, TILE_SIZE, pass_label
 from unseen.detect.base import RGB, Detector
 from unseen.types import Detections
 
@@ -146,7 +146,11 @@ def _overlaps(
     return iou >= MERGE_IOU, inside >= MERGE_CONTAINED
 
 
-def detect_faces(rgb: RGB, passes: Sequence[tuple[Detector, float, float]]) -> Detections:
+def detect_faces(
+    rgb: RGB,
+    passes: Sequence[tuple[Detector, float, float]],
+    seconded: Mapping[str, float] | None = None,
+) -> Detections:
     """Every face found in ``rgb`` by the ``(detector, scale, threshold)``
     passes, merged, in the pixel coordinates of ``rgb``.
 
@@ -154,9 +158,18 @@ def detect_faces(rgb: RGB, passes: Sequence[tuple[Detector, float, float]]) -> D
     keeps only faces up to ``ENLARGED_MAX_FACE`` pixels (large ones are seen
     whole at scale 1); a pass at scale 1 on an image larger than a tile also
     sees one downscaled view, where faces larger than a tile are whole.
+
+    ``seconded`` gives some passes, by label, a weaker threshold: their
+    candidates scoring from it up to the pass's threshold are kept when
+    another pass saw the same face at its detector's ``SECOND_OPINION``, or
+    when they are ``ENLARGED_MAX_FACE`` pixels tall or more (no enlarged pass
+    confirms those).
     """
+    seconded = seconded or {}
     height, width = rgb.shape[:2]
     found: list[Detections] = []
+    weak: dict[str, list[Detections]] = {}
+    opinions: dict[str, list[Detections]] = {}
     for detector, nominal, threshold in passes:
         scale = nominal
         if scale > 1.0:
@@ -164,24 +177,51 @@ def detect_faces(rgb: RGB, passes: Sequence[tuple[Detector, float, float]]) -> D
             scale = min(scale, (ENLARGED_MAX_PIXELS / (width * height)) ** 0.5)
             if scale <= 1.0:
                 continue
+        label = pass_label(detector.name, nominal)
+        opinion = SECOND_OPINION.get(detector.name, threshold)
+        floor = min(threshold, seconded.get(label, threshold), opinion if seconded else threshold)
         views = [_resized(rgb, scale)]
         if scale <= 1.0 and max(width, height) > TILE_SIZE:
             views.append(_resized(rgb, TILE_SIZE / max(width, height)))
         for factor, view in views:
-            dets = _detect_view(detector, view, factor, threshold)
-            if factor > 1.0:
-                label = pass_label(detector.name, nominal)
-                dets = [Detections(d.boxes, d.scores, (label,) * len(d)) for d in dets]
-            found.extend(dets)
+            for dets in _detect_view(detector, view, factor, floor):
+                if factor > 1.0:
+                    dets = Detections(dets.boxes, dets.scores, (label,) * len(dets))
+                found.append(cluster(dets.select(dets.scores >= threshold)))
+                if not seconded:
+                    continue
+                opinions.setdefault(label, []).append(cluster(dets.select(dets.scores >= opinion)))
+                if label in seconded:
+                    # Clustered with the stronger boxes, so that a weak copy
+                    # of a face already found joins it instead of widening it.
+                    faces = cluster(dets.select(dets.scores >= seconded[label]))
+                    weak.setdefault(label, []).append(faces.select(faces.scores < threshold))
+    for label, groups in weak.items():
+        others = [d for other, ds in opinions.items() if other != label for d in ds]
+        found.append(_second_opinion(Detections.concat(groups), combine(others)))
     return combine(found)
+
+
+def _second_opinion(candidates: Detections, others: Detections) -> Detections:
+    """The ``candidates`` that ``others`` saw too, and those too tall for an
+    enlarged pass to have looked at."""
+    if not len(candidates):
+        return candidates
+    tall = candidates.boxes[:, 3] - candidates.boxes[:, 1] >= ENLARGED_MAX_FACE
+    if len(others):
+        boxes = others.boxes.astype(np.float64)
+        seen = [_overlaps(box, boxes)[0].any() for box in candidates.boxes.astype(np.float64)]
+        tall |= np.array(seen, bool)
+    return candidates.select(tall)
 
 
 def _detect_view(
     detector: Detector, view: RGB, factor: float, threshold: float
 ) -> list[Detections]:
-    """What one detector finds in each tile of a view, one box per face per
-    tile. Tiles are not merged here: a face cut at a tile border must not be
-    averaged with its whole copy from the next tile."""
+    """What one detector finds in each tile of a view, unmerged, in the
+    coordinates of the whole image. Tiles are not merged here: a face cut at
+    a tile border must not be averaged with its whole copy from the next
+    tile."""
     view_h, view_w = view.shape[:2]
     tiles_found = []
     for x, y, w, h in windows(view_w, view_h):
@@ -189,7 +229,7 @@ def _detect_view(
         dets = _shifted(dets, x, y, factor)
         if factor > 1.0 and len(dets):
             dets = dets.select(dets.boxes[:, 3] - dets.boxes[:, 1] <= ENLARGED_MAX_FACE)
-        tiles_found.append(cluster(dets))
+        tiles_found.append(dets)
     return tiles_found
 
 

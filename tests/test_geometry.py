@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from unseen.config import TILE_OVERLAP, TILE_SIZE, Options
-from unseen.detect.tiling import cluster, combine, tiles, windows
+from unseen.detect.tiling import cluster, combine, detect_faces, tiles, windows
 from unseen.mask import apply_masks, mask_box
 from unseen.types import Detections
 
@@ -213,6 +213,58 @@ def test_two_candidates_for_one_face_become_one() -> None:
         assert len(merged) == 1
         assert merged.sources == ("detector0",)
         assert float(merged.scores[0]) == pytest.approx(0.9)
+
+
+class _Scripted:
+    """A detector that reports fixed candidates: the second-opinion rule is
+    about scores that no real model can be made to give on demand."""
+
+    def __init__(self, name: str, *found: tuple[float, float, float, float, float]) -> None:
+        self.name = name
+        self._found = _dets(*found)
+
+    def detect(self, rgb: np.ndarray, threshold: float) -> Detections:
+        kept = self._found.select(self._found.scores >= threshold)
+        return Detections(kept.boxes, kept.scores, (self.name,) * len(kept))
+
+
+def _seconded(*passes: tuple[_Scripted, float]) -> Detections:
+    rgb = np.zeros((200, 200, 3), np.uint8)
+    return detect_faces(rgb, [(d, 1.0, t) for d, t in passes], {"centerface": 0.09})
+
+
+def test_a_weak_candidate_is_masked_only_with_a_second_opinion() -> None:
+    weak = (20, 20, 40, 44, 0.1)  # under centerface's 0.15, over its 0.09
+    alone = _seconded((_Scripted("centerface", weak), 0.15), (_Scripted("yunet"), 0.75))
+    assert len(alone) == 0
+    # YuNet at 0.3 masks nothing on its own (0.75) but confirms the face (0.2).
+    seen = (22, 19, 41, 45, 0.3)
+    confirmed = _seconded((_Scripted("centerface", weak), 0.15), (_Scripted("yunet", seen), 0.75))
+    assert confirmed.boxes.tolist() == [[20, 20, 40, 44]]
+    # Elsewhere in the picture, YuNet's candidate confirms nothing.
+    far = (120, 120, 140, 145, 0.3)
+    assert (
+        len(_seconded((_Scripted("centerface", weak), 0.15), (_Scripted("yunet", far), 0.75))) == 0
+    )
+    # Without the weaker threshold, only the pass threshold counts.
+    plain = detect_faces(
+        np.zeros((200, 200, 3), np.uint8), [(_Scripted("centerface", weak), 1.0, 0.15)]
+    )
+    assert len(plain) == 0
+
+
+def test_a_large_weak_candidate_needs_no_second_opinion() -> None:
+    # No enlarged pass looks for faces of 48 px and more, so none could confirm it.
+    large = (20, 20, 70, 80, 0.1)
+    found = _seconded((_Scripted("centerface", large), 0.15), (_Scripted("yunet"), 0.75))
+    assert found.boxes.tolist() == [[20, 20, 70, 80]]
+
+
+def test_a_weak_copy_of_a_face_does_not_widen_its_mask() -> None:
+    strong, copy = (20, 20, 40, 44, 0.6), (24, 24, 46, 50, 0.1)
+    helper = _Scripted("yunet", (24, 24, 46, 50, 0.3))
+    found = _seconded((_Scripted("centerface", strong, copy), 0.15), (helper, 0.75))
+    assert found.boxes.tolist() == [[20, 20, 40, 44]]
 
 
 # --- mask_box and apply_masks ---------------------------------------------------------------

@@ -193,7 +193,9 @@ def test_good_file_in_a_bad_batch_is_protected(batch: dict[str, Any], case: Case
     assert not output.is_symlink()
     with Image.open(output) as image:
         assert image.size == (128, 128)
-    assert entry["faces_masked"] == 1
+    # The face, and at this size a patch of the flag that CenterFace scores
+    # 0.09 and its enlarged pass confirms at 0.13 (README, second opinions).
+    assert 1 <= entry["faces_masked"] <= 2
 
 
 def test_a_folder_named_like_a_photo_is_walked(batch: dict[str, Any]) -> None:

@@ -179,7 +179,7 @@ def detect_faces(
                 continue
         label = pass_label(detector.name, nominal)
         opinion = SECOND_OPINION.get(detector.name, threshold)
-        floor = min(threshold, seconded.get(label, threshold), opinion if seconded else threshold)
+        floor = min(threshold, seconded.get(label, threshold), opinion) if seconded else threshold
         views = [_resized(rgb, scale)]
         if scale <= 1.0 and max(width, height) > TILE_SIZE:
             views.append(_resized(rgb, TILE_SIZE / max(width, height)))
@@ -207,12 +207,12 @@ def _second_opinion(candidates: Detections, others: Detections) -> Detections:
     enlarged pass to have looked at."""
     if not len(candidates):
         return candidates
-    tall = candidates.boxes[:, 3] - candidates.boxes[:, 1] >= ENLARGED_MAX_FACE
+    keep = candidates.boxes[:, 3] - candidates.boxes[:, 1] >= ENLARGED_MAX_FACE
     if len(others):
         boxes = others.boxes.astype(np.float64)
         seen = [_overlaps(box, boxes)[0].any() for box in candidates.boxes.astype(np.float64)]
-        tall |= np.array(seen, bool)
-    return candidates.select(tall)
+        keep |= np.array(seen, bool)
+    return candidates.select(keep)
 
 
 def _detect_view(

@@ -190,14 +190,16 @@ def detect_faces(
                 found.append(cluster(dets.select(dets.scores >= threshold)))
                 if not seconded:
                     continue
-                opinions.setdefault(label, []).append(cluster(dets.select(dets.scores >= opinion)))
+                opinions.setdefault(label, []).append(dets.select(dets.scores >= opinion))
                 if label in seconded:
                     # Clustered with the stronger boxes, so that a weak copy
                     # of a face already found joins it instead of widening it.
                     faces = cluster(dets.select(dets.scores >= seconded[label]))
                     weak.setdefault(label, []).append(faces.select(faces.scores < threshold))
     for label, groups in weak.items():
-        others = [d for other, ds in opinions.items() if other != label for d in ds]
+        # Clustered only here: a pass's own low-scoring boxes are many, and
+        # serve only the other passes.
+        others = [cluster(d) for other, ds in opinions.items() if other != label for d in ds]
         found.append(_second_opinion(Detections.concat(groups), combine(others)))
     return combine(found)
 

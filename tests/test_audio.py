@@ -216,6 +216,28 @@ def test_keep_mode_and_seed_on_the_command_line(tmp_path: Path) -> None:
     assert json.loads(seeded_report.read_text())["options"]["voice_seed"] == "hidden"
 
 
+def test_the_html_report_says_what_each_voice_mode_resists(tmp_path: Path) -> None:
+    source = write_audio(tmp_path / "a.flac", "FLAC", speech(1.0)[None], 16_000)
+    pages = {}
+    for voice in ("transform", "keep"):
+        report = tmp_path / f"{voice}.json"
+        out = str(tmp_path / voice)
+        done = _cli(
+            "anonymize", str(source), "--out", out, "--voice", voice, "--report", str(report)
+        )
+        assert done.exit_code == 0, done.output
+        audio = json.loads(report.read_text())["files"][0]["audio"]
+        pages[voice] = (audio, report.with_suffix(".html").read_text("utf-8"))
+    audio, html = pages["transform"]
+    assert "<h2>Voices</h2>" in html and "<code>transform</code>" in html
+    assert f"<td>{audio['similarity_after']:.2f}</td>" in html
+    assert "<b>not</b> an attacker who runs unseen" in html
+    audio, html = pages["keep"]
+    assert "<code>keep</code>" in html and "nothing: the voice is as recorded" in html
+    assert audio["similarity_before"] is audio["similarity_after"] is None
+    assert html.count("<td>not measured</td>") == 2
+
+
 HOSTILE = {
     "corrupt.wav": b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00" + bytes(range(256)) * 4,
     "noise.mp3": b"ID3\x04\x00\x00\x00\x00\x00\x00" + np.random.default_rng(1).bytes(3000),

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from unseen.config import REID_CONTEXT_MARGIN, REID_EVERY
-from unseen.types import FaceScore, FileResult, RunReport
+from unseen.config import REID_CONTEXT_MARGIN, REID_EVERY, VOICE_SIMILARITY_LIMIT
+from unseen.types import AudioSummary, FaceScore, FileResult, RunReport
 
 _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
@@ -93,8 +93,51 @@ def render_html(report: RunReport) -> str:
                 scores = [s for s in result.verification.faces if s.recognizer == name]
                 parts.append(f'<div class="plot">{_plot(name, scores)}</div>')
             parts.append("</div>")
+    voiced = [(f.input, f.audio) for f in report.files if f.audio is not None]
+    if voiced:
+        parts.append("<h2>Voices</h2>")
+        parts.append(
+            "<p>A speaker-recognition attacker compares voices: <b>before</b>, pieces of the "
+            "original with each other (how well it knows this voice); <b>after</b>, the whole "
+            "original with the whole output. A file scoring above "
+            f"{VOICE_SIMILARITY_LIMIT:g} after is not released; two different real speakers "
+            "score about 0.34.</p>"
+        )
+        parts.append(
+            _table(
+                ["input", "voice", "seconds", "before", "after", "what it resists"],
+                [_voice_row(name, audio) for name, audio in voiced],
+                raw=True,
+            )
+        )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+#: What each --voice mode does and does not resist (README, "Measured on voices").
+_VOICE_RESISTS = {
+    "transform": (
+        "comparison with other recordings of the speaker; <b>not</b> an attacker who runs "
+        "unseen on such a recording a few times and keeps the best match (use "
+        "<code>--voice replace</code> against one)"
+    ),
+    "replace": "speaker recognition: every file is said by the same synthetic voice",
+    "keep": '<span class="fail">nothing: the voice is as recorded</span>',
+}
+
+
+def _voice_row(name: str, audio: AudioSummary) -> list[str]:
+    def score(value: float | None) -> str:
+        return "not measured" if value is None else f"{value:.2f}"
+
+    return [
+        escape(name),
+        f"<code>{escape(audio.voice)}</code>",
+        f"{audio.seconds:.1f}",
+        score(audio.similarity_before),
+        score(audio.similarity_after),
+        _VOICE_RESISTS.get(audio.voice, ""),
+    ]
 
 
 def _row(result: FileResult) -> list[str]:

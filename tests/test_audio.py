@@ -216,7 +216,7 @@ def test_keep_mode_and_seed_on_the_command_line(tmp_path: Path) -> None:
     assert json.loads(seeded_report.read_text())["options"]["voice_seed"] == "hidden"
 
 
-def test_the_html_report_says_what_each_voice_mode_resists(tmp_path: Path) -> None:
+def test_the_report_and_the_command_line_say_what_each_voice_mode_resists(tmp_path: Path) -> None:
     source = write_audio(tmp_path / "a.flac", "FLAC", speech(1.0)[None], 16_000)
     pages = {}
     for voice in ("transform", "keep"):
@@ -226,6 +226,7 @@ def test_the_html_report_says_what_each_voice_mode_resists(tmp_path: Path) -> No
             "anonymize", str(source), "--out", out, "--voice", voice, "--report", str(report)
         )
         assert done.exit_code == 0, done.output
+        assert ("--voice replace resists that" in done.output) == (voice == "transform")
         audio = json.loads(report.read_text())["files"][0]["audio"]
         pages[voice] = (audio, report.with_suffix(".html").read_text("utf-8"))
     audio, html = pages["transform"]

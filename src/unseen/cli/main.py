@@ -309,6 +309,17 @@ def anonymize(
         f"{summary['faces_masked']} faces masked",
         err=False,
     )
+    transformed = sum(
+        f.status == "ok" and f.audio is not None and f.audio.voice == "transform"
+        for f in report.files
+    )
+    if transformed:
+        click.echo(
+            f"note: {transformed} file(s) with transformed voices: this resists comparison "
+            "with other recordings, not an attacker who runs unseen on another recording of "
+            "the speaker; --voice replace resists that (README: Audio)",
+            err=True,
+        )
     if not quiet:
         click.echo(f"outputs: {display(str(out_dir))}")
         click.echo(f"report:  {display(str(report_path))}")

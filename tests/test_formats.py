@@ -251,3 +251,12 @@ def test_outputs_decode_with_a_plain_reader(protected: dict[str, Any]) -> None:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             assert image.size == (W, H)
+
+
+def test_png_is_written_with_fast_deflate(protected: dict[str, Any]) -> None:
+    """PNG outputs use a fast zlib level (media/image.py says why): the zlib
+    header of the first image-data chunk declares its compression level."""
+    data = Path(protected["by_name"]["palette.png"].output).read_bytes()
+    start = data.index(b"IDAT") + 4
+    flevel = data[start + 1] >> 6  # 0 fastest, 1 fast, 2 default, 3 maximum
+    assert flevel == 1

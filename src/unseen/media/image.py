@@ -238,6 +238,11 @@ def encode(decoded: Decoded, frames: list[Pixels], fmt: str, fileobj: Any) -> No
         params = {"quality": 92, "optimize": True}
     elif fmt == "WEBP":
         params = {"quality": 90, "method": 4}
+    elif fmt == "PNG":
+        # zlib level 3, not Pillow's 6: photos are written 2.3x quicker for
+        # files 1.7% larger (20 WIDER FACE photos; screenshots grow ~20%, from
+        # a tenth of the size). Lossless either way.
+        params = {"compress_level": 3}
     elif fmt == "TIFF":
         params = {"compression": "tiff_deflate"}
     elif fmt == "HEIF":

@@ -267,6 +267,21 @@ def test_a_weak_copy_of_a_face_does_not_widen_its_mask() -> None:
     assert found.boxes.tolist() == [[20, 20, 40, 44]]
 
 
+def test_an_adding_pass_adds_large_faces_and_widens_none() -> None:
+    # The adding pass sees the image at half size: its boxes are doubled.
+    found = (20, 20, 90, 100, 0.9)
+    half = _Scripted(
+        "centerface",
+        (8, 8, 47, 52, 0.2),  # the same face, looser: it must not widen the mask
+        (110, 20, 150, 60, 0.2),  # a face of 80 px that the full pass missed
+        (120, 150, 135, 170, 0.2),  # 40 px: not large enough to add
+    )
+    rgb = np.zeros((400, 400, 3), np.uint8)
+    faces = detect_faces(rgb, [(_Scripted("yunet", found), 1.0, 0.5)], additions=[(half, 0.5, 0.1)])
+    assert faces.boxes.tolist() == [[20, 20, 90, 100], [220, 40, 300, 120]]
+    assert faces.sources == ("yunet", "centerface@0.5x")
+
+
 # --- mask_box and apply_masks ---------------------------------------------------------------
 
 margins = st.tuples(*[st.floats(0, 2, allow_nan=False)] * 3)

@@ -51,6 +51,7 @@ from unseen.types import (
     SOUND_CHECKS,
     AudioSummary,
     Check,
+    Detections,
     EmbeddedImage,
     FileResult,
     Finding,
@@ -159,6 +160,15 @@ def _passes(options: Options, video: bool = False) -> list[tuple[Detector, float
     ]
 
 
+def _find_faces(
+    rgb: npt.NDArray[np.uint8], passes: list[tuple[Detector, float, float]], options: Options
+) -> Detections:
+    """The faces ``passes`` find in a photo's frame, with the profile's
+    second opinions and adding passes."""
+    additions = [(get_detector(name), scale, t) for name, scale, t in options.additions()]
+    return detect_faces(rgb, passes, options.seconded(), additions)
+
+
 def _jsonable(options: Options) -> dict[str, object]:
     out = {
         k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(options).items()
@@ -228,7 +238,7 @@ def _protect_image(
     regions: list[MaskRegion] = []
     late: list[int] = []
     for index, frame in enumerate(decoded.frames):
-        dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes, options.seconded())
+        dets = _find_faces(np.ascontiguousarray(frame[..., :3]), passes, options)
         masked, found = apply_masks(frame, dets, options, index)
         if attackers is not None:
             # Recall first, as in video: a face the residual check finds
@@ -538,7 +548,7 @@ def verify_file(
         _, source, _, _ = _load(Path(original), options)
         passes = _passes(options)
         for index, frame in enumerate(source.frames):
-            dets = detect_faces(np.ascontiguousarray(frame[..., :3]), passes, options.seconded())
+            dets = _find_faces(np.ascontiguousarray(frame[..., :3]), passes, options)
             regions.extend(plan_masks(dets, options, *source.size, index))
     return verify_image(data, _image_format(data), source, regions, options, attackers)
 
@@ -677,7 +687,7 @@ def inspect(
         for index, frame in enumerate(decoded.frames):
             rgb = np.ascontiguousarray(frame[..., :3])
             candidates.extend(plan_masks(detect_faces(rgb, weaker), options, *decoded.size, index))
-            dets = detect_faces(rgb, passes, options.seconded())
+            dets = _find_faces(rgb, passes, options)
             painted.extend(plan_masks(dets, options, *decoded.size, index))
         found, masked = tuple(candidates), tuple(painted)
     return Inspection(

@@ -73,6 +73,13 @@ class Profile:
     #: The passes run on every video frame, when they differ: tracking across
     #: frames recovers what a lighter search misses in one (README, Video).
     video: tuple[tuple[str, float, float], ...] | None = None
+    #: Passes that only add faces, as ``(detector, scale, threshold)``: their
+    #: candidates of ``ADDED_MIN_FACE`` pixels and up that no other pass found
+    #: are masked too (detect/tiling.py). A half-size view shows a large face
+    #: at the size CenterFace finds best, and finds some in shadow or
+    #: half-turned that the full-size view scores lower; its boxes are
+    #: looser, so they never widen a face another pass found.
+    additions: tuple[tuple[str, float, float], ...] = ()
 
 
 #: Tuned on a third of widerface-dev; measured figures for each profile are
@@ -85,6 +92,7 @@ PROFILES: dict[str, Profile] = {
         passes=(("centerface", 1.0, 0.15), ("centerface", 2.0, 0.15), ("yunet", 1.0, 0.75)),
         seconded=(("centerface", 1.0, 0.09),),
         video=(("yunet", 1.0, 0.3), ("centerface", 0.5, 0.1)),
+        additions=(("centerface", 0.5, 0.1),),
     ),
     "thorough": Profile(
         passes=(
@@ -92,7 +100,8 @@ PROFILES: dict[str, Profile] = {
             ("centerface", 2.0, 0.1),
             ("yunet", 1.0, 0.5),
             ("yunet", 2.0, 0.6),
-        )
+        ),
+        additions=(("centerface", 0.5, 0.1),),
     ),
 }
 
@@ -232,6 +241,14 @@ class Options:
         if self.threshold is not None:
             return {}
         return {pass_label(name, scale): t for name, scale, t in PROFILES[self.profile].seconded}
+
+    def additions(self) -> tuple[tuple[str, float, float], ...]:
+        """The profile's passes that only add large faces (Profile.additions),
+        with ``threshold`` replacing theirs when set."""
+        return tuple(
+            (name, scale, threshold if self.threshold is None else self.threshold)
+            for name, scale, threshold in PROFILES[self.profile].additions
+        )
 
     def passes(self, video: bool = False) -> tuple[tuple[str, float, float], ...]:
         """``(detector name, scale, threshold)`` for each detection pass (on

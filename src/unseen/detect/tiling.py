@@ -23,6 +23,8 @@ MERGE_CONTAINED = 0.6
 ENLARGED_MAX_FACE = 48
 #: Largest enlarged view, in pixels: bigger images are enlarged less, or not at all.
 ENLARGED_MAX_PIXELS = 12_000_000
+#: Smallest face (height in original pixels) that an adding pass contributes.
+ADDED_MIN_FACE = 64
 
 
 def tiles(length: int, tile: int, overlap: int) -> list[int]:
@@ -150,6 +152,7 @@ def detect_faces(
     rgb: RGB,
     passes: Sequence[tuple[Detector, float, float]],
     seconded: Mapping[str, float] | None = None,
+    additions: Sequence[tuple[Detector, float, float]] = (),
 ) -> Detections:
     """Every face found in ``rgb`` by the ``(detector, scale, threshold)``
     passes, merged, in the pixel coordinates of ``rgb``.
@@ -164,6 +167,10 @@ def detect_faces(
     another pass saw the same face at its detector's ``SECOND_OPINION``, or
     when they are ``ENLARGED_MAX_FACE`` pixels tall or more (no enlarged pass
     confirms those).
+
+    ``additions`` are passes (at scale 1 or less) that only add faces: their
+    candidates ``ADDED_MIN_FACE`` pixels tall or more that overlap no face
+    the ``passes`` found (IoU under ``MERGE_IOU``).
     """
     seconded = seconded or {}
     height, width = rgb.shape[:2]
@@ -201,7 +208,29 @@ def detect_faces(
         # serve only the other passes.
         others = [cluster(d) for other, ds in opinions.items() if other != label for d in ds]
         found.append(_second_opinion(Detections.concat(groups), combine(others)))
-    return combine(found)
+    faces = combine(found)
+    if not additions:
+        return faces
+    return combine([faces, *(_added(rgb, faces, *addition) for addition in additions)])
+
+
+def _added(
+    rgb: RGB, faces: Detections, detector: Detector, scale: float, threshold: float
+) -> Detections:
+    """What one adding pass finds that is large enough and overlaps none of ``faces``."""
+    label = pass_label(detector.name, scale)
+    factor, view = _resized(rgb, min(scale, 1.0))
+    added = []
+    for dets in _detect_view(detector, view, factor, threshold):
+        dets = cluster(dets)
+        keep = dets.boxes[:, 3] - dets.boxes[:, 1] >= ADDED_MIN_FACE
+        if len(faces):
+            boxes = faces.boxes.astype(np.float64)
+            seen = [_overlaps(box, boxes)[0].any() for box in dets.boxes.astype(np.float64)]
+            keep &= ~np.array(seen, bool)
+        dets = dets.select(keep)
+        added.append(Detections(dets.boxes, dets.scores, (label,) * len(dets)))
+    return Detections.concat(added)
 
 
 def _second_opinion(candidates: Detections, others: Detections) -> Detections:

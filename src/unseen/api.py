@@ -160,13 +160,16 @@ def _passes(options: Options, video: bool = False) -> list[tuple[Detector, float
     ]
 
 
+def _additions(options: Options) -> list[tuple[Detector, float, float]]:
+    return [(get_detector(name), scale, t) for name, scale, t in options.additions()]
+
+
 def _find_faces(
     rgb: npt.NDArray[np.uint8], passes: list[tuple[Detector, float, float]], options: Options
 ) -> Detections:
     """The faces ``passes`` find in a photo's frame, with the profile's
     second opinions and adding passes."""
-    additions = [(get_detector(name), scale, t) for name, scale, t in options.additions()]
-    return detect_faces(rgb, passes, options.seconded(), additions)
+    return detect_faces(rgb, passes, options.seconded(), _additions(options))
 
 
 def _jsonable(options: Options) -> dict[str, object]:
@@ -682,11 +685,13 @@ def inspect(
     if faces:
         passes = _passes(options)
         weaker = [(d, scale, min(t, INSPECT_THRESHOLD)) for d, scale, t in passes]
+        adding = [(d, scale, min(t, INSPECT_THRESHOLD)) for d, scale, t in _additions(options)]
         candidates: list[MaskRegion] = []
         painted: list[MaskRegion] = []
         for index, frame in enumerate(decoded.frames):
             rgb = np.ascontiguousarray(frame[..., :3])
-            candidates.extend(plan_masks(detect_faces(rgb, weaker), options, *decoded.size, index))
+            weak = detect_faces(rgb, weaker, additions=adding)
+            candidates.extend(plan_masks(weak, options, *decoded.size, index))
             dets = _find_faces(rgb, passes, options)
             painted.extend(plan_masks(dets, options, *decoded.size, index))
         found, masked = tuple(candidates), tuple(painted)

@@ -223,12 +223,9 @@ def _added(
     added = []
     for dets in _detect_view(detector, view, factor, threshold):
         dets = cluster(dets)
-        keep = dets.boxes[:, 3] - dets.boxes[:, 1] >= ADDED_MIN_FACE
-        if len(faces):
-            boxes = faces.boxes.astype(np.float64)
-            seen = [_overlaps(box, boxes)[0].any() for box in dets.boxes.astype(np.float64)]
-            keep &= ~np.array(seen, bool)
-        dets = dets.select(keep)
+        dets = dets.select(
+            (dets.boxes[:, 3] - dets.boxes[:, 1] >= ADDED_MIN_FACE) & ~_seen(dets, faces)
+        )
         added.append(Detections(dets.boxes, dets.scores, (label,) * len(dets)))
     return Detections.concat(added)
 
@@ -239,11 +236,15 @@ def _second_opinion(candidates: Detections, others: Detections) -> Detections:
     if not len(candidates):
         return candidates
     keep = candidates.boxes[:, 3] - candidates.boxes[:, 1] >= ENLARGED_MAX_FACE
-    if len(others):
-        boxes = others.boxes.astype(np.float64)
-        seen = [_overlaps(box, boxes)[0].any() for box in candidates.boxes.astype(np.float64)]
-        keep |= np.array(seen, bool)
-    return candidates.select(keep)
+    return candidates.select(keep | _seen(candidates, others))
+
+
+def _seen(candidates: Detections, others: Detections) -> npt.NDArray[np.bool_]:
+    """Which ``candidates`` are a face of ``others`` too (IoU of ``MERGE_IOU`` or more)."""
+    if not len(others) or not len(candidates):
+        return np.zeros(len(candidates), bool)
+    boxes = others.boxes.astype(np.float64)
+    return np.array([_overlaps(box, boxes)[0].any() for box in candidates.boxes.astype(np.float64)])
 
 
 def _detect_view(

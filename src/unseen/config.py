@@ -245,17 +245,18 @@ class Options:
     def additions(self) -> tuple[tuple[str, float, float], ...]:
         """The profile's passes that only add large faces (Profile.additions),
         with ``threshold`` replacing theirs when set."""
-        return tuple(
-            (name, scale, threshold if self.threshold is None else self.threshold)
-            for name, scale, threshold in PROFILES[self.profile].additions
-        )
+        return self._with_threshold(PROFILES[self.profile].additions)
 
     def passes(self, video: bool = False) -> tuple[tuple[str, float, float], ...]:
         """``(detector name, scale, threshold)`` for each detection pass (on
         video frames when ``video``)."""
         profile = PROFILES[self.profile]
         chosen = profile.video if video and profile.video is not None else profile.passes
-        return tuple(
-            (name, scale, threshold if self.threshold is None else self.threshold)
-            for name, scale, threshold in chosen
-        )
+        return self._with_threshold(chosen)
+
+    def _with_threshold(
+        self, passes: tuple[tuple[str, float, float], ...]
+    ) -> tuple[tuple[str, float, float], ...]:
+        if self.threshold is None:
+            return passes
+        return tuple((name, scale, self.threshold) for name, scale, _ in passes)

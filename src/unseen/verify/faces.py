@@ -251,8 +251,8 @@ def reidentify(
 ) -> FaceScore:
     """How ``recognizer`` scores the face of ``region``: the original against
     its mirror image (before), against the protected patch (after) and, only
-    when that reaches the threshold, against the original with the mask area
-    refilled with the output's colour statistics there (context)."""
+    when that reaches the threshold, against the protected patch with the
+    mask area refilled with its own colour statistics there (context)."""
     # Everything happens in a window around the face: the aligned patch never
     # reaches further, and a 12-megapixel frame is not copied once per face.
     height, width = original.shape[:2]
@@ -267,15 +267,19 @@ def reidentify(
     cut = (slice(sy1 - top, sy2 - top), slice(sx1 - left, sx2 - left))
     inside = inside[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1]
     patch = protected[top:bottom, left:right]
-    # The context reference: the original with the mask area replaced by
+    # The context reference: the output with the mask area replaced by
     # pixels drawn independently with the output's own colour statistics
     # there (mean and spread per channel): the output's colour and grain,
     # none of its structure. A solid fill scores exactly as its reference,
     # a noise fill as a noise reference, whatever their colours
     # (recognizers score flat and noisy patches erratically: a solid mask
     # scored 0.37 in magenta and -0.08 in black on one background, noise
-    # masks 0.4-0.6 against a flat grey one on small faces).
-    painted = source.copy()
+    # masks 0.4-0.6 against a flat grey one on small faces). Around the mask
+    # it is the output, as the attacker sees it: other masks there (a crowd,
+    # a tracked face) are painted in both. With the original's surroundings
+    # instead, a false positive wholly inside the masks around it scored
+    # 0.42 for black against 0.05 (a real arm-wrestling clip, refused).
+    painted = patch.copy()
     if inside.any():
         pixels = patch[cut][inside].astype(np.float64)
         drawn = np.random.default_rng(_REFERENCE_SEED).normal(

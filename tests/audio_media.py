@@ -1,19 +1,30 @@
-"""Test audio made in the tests: a speech-like signal and files carrying tags.
+"""Test audio made in the tests: speech, a speech-like signal, and files
+carrying tags.
 
-The signal is a source-filter imitation of speech: a glottal pulse train
+``spoken`` is real synthetic speech (eSpeak NG, which unseen ships for
+``--voice replace``): the voice-activity model hears it as speech, so a
+file holding it goes through the voice stage.
+
+``speech`` is a source-filter imitation of speech: a glottal pulse train
 with a moving pitch, shaped by the formants of a sequence of vowels, in
 syllables separated by short pauses and noisy consonants. It is enough for
-the vocoder and the speaker encoder to treat it as a voice.
+the vocoder and the speaker encoder to treat it as a voice, not for the
+voice-activity model: a file holding only it counts as one without speech.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import av
 import numpy as np
 from scipy.signal import lfilter
+
+from unseen.audio import CheckedStream
+from unseen.types import Speech
 
 #: (F1, F2, F3) in Hz: a, i, u, e, o.
 VOWELS = (
@@ -36,6 +47,34 @@ FORMATS = {
     "OGG": ("ogg", "libopus", ".ogg"),
     "M4A": ("ipod", "aac", ".m4a"),
 }
+
+
+#: What ``spoken`` says, over and over.
+SENTENCES = (
+    "The meeting at the old library starts at nine tomorrow morning.",
+    "Bring the documents, and do not tell anyone where we are going.",
+    "I saw the soldiers take my neighbour away in a grey van.",
+)
+
+
+@cache
+def _said(rate: int) -> np.ndarray:
+    from unseen.audio.io import resample_mono
+    from unseen.audio.speak import engine
+
+    pause = np.zeros(int(0.3 * rate), np.float32)
+    parts = []
+    for sentence in SENTENCES:
+        parts += [resample_mono(engine().say(sentence, 160), engine().rate, rate), pause]
+    said = np.concatenate(parts)
+    return (0.5 * said / np.abs(said).max()).astype(np.float32)
+
+
+def spoken(seconds: float, rate: int = 16_000) -> np.ndarray:
+    """``seconds`` of real synthetic speech (eSpeak NG), mono float32."""
+    said = _said(rate)
+    n = int(seconds * rate)
+    return np.tile(said, n // len(said) + 1)[:n].copy()
 
 
 def speech(seconds: float, rate: int = 16_000, pitch: float = 120.0, seed: int = 0) -> np.ndarray:
@@ -115,3 +154,28 @@ def with_flac_picture(flac: bytes, picture: bytes) -> bytes:
     header = bytes([streaminfo[0] & 0x7F]) + streaminfo[1:]  # STREAMINFO no longer last
     block = bytes([6]) + len(body).to_bytes(3, "big") + body
     return b"fLaC" + header + block + rest
+
+
+class Rigged(CheckedStream):
+    """A voice stage that does what the test says (``change``) instead of
+    protecting the voice, with the speaker attacker listening as usual."""
+
+    def __init__(
+        self,
+        rate: int,
+        channels: int,
+        speech: Speech | None,
+        change: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        super().__init__(rate, channels, speech)
+        self.change = change
+
+    def process(self, samples: np.ndarray) -> np.ndarray:
+        out = self.change(samples)
+        self._heard(samples, out)
+        return out
+
+    def flush(self) -> np.ndarray:
+        rest = np.zeros((self.channels, 0), np.float32)
+        self._heard_last(rest)
+        return rest

@@ -23,7 +23,7 @@ UNTOUCHED = 7
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
     folder = tmp_path_factory.mktemp("clip")
-    return make_clip(folder / "clip.mp4", size=(640, 480), frames=12, scale=0.8)
+    return make_clip(folder / "clip.mp4", size=(640, 480), frames=12, scale=0.8, sound="voice")
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,15 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from audio_media import speech, write_audio
+from audio_media import Rigged, speech, write_audio
 from helpers import error_lines, exiftool_tags, report_of, run_cli, snapshot
 from PIL import Image
 from videos import Clip, make_clip
 
 import unseen
 import unseen.api
+import unseen.audio
+import unseen.audio.pipeline
 from unseen.config import Options
 from unseen.media import video
 from unseen.track import EXTEND, MAX_GAP, Tracker
@@ -172,16 +174,6 @@ def test_tracker_bridges_gaps_and_extends_tracks() -> None:
     assert (track.first_frame, track.last_frame, track.frames_detected) == (1, 33, 15)
 
 
-def _mkv_with_repeated_timestamp(path: Path) -> None:
-    """A Matroska clip whose 11th frame repeats the 10th frame's timestamp."""
-    make_clip(path, fmt="matroska", frames=20, audio=False)
-    data = bytearray(path.read_bytes())
-    # SimpleBlocks of track 1 (one-byte size): 0xA3, size, 0x81, 2-byte timecode.
-    blocks = [m.start() + 3 for m in re.finditer(rb"\xa3[\x80-\xff]\x81", bytes(data))]
-    data[blocks[9] : blocks[9] + 2] = data[blocks[8] : blocks[8] + 2]
-    path.write_bytes(bytes(data))
-
-
 def _bad_files(root: Path) -> dict[str, str]:
     make_clip(root / "full.mp4", frames=24)
     whole = (root / "full.mp4").read_bytes()
@@ -202,7 +194,6 @@ def _bad_files(root: Path) -> dict[str, str]:
         stream = out.add_stream("libx264", rate=24)
         stream.width = stream.height = 64
         out.start_encoding()
-    _mkv_with_repeated_timestamp(root / "timestamps.mkv")
     make_clip(root / "huge.mp4", size=(1280, 720), frames=1, audio=False)
     return {
         "truncated.mp4": "cannot read the video",
@@ -210,7 +201,6 @@ def _bad_files(root: Path) -> dict[str, str]:
         "notes.mp4": "not a supported image, video or audio file",
         "sound-only.mp4": "no video stream",
         "no-frames.mkv": "no frames|no video stream|End of file",
-        "timestamps.mkv": r"broken timestamps: frame \d+ does not come after",
         "huge.mp4": "above the limit of 100,000 pixels",
     }
 
@@ -256,23 +246,28 @@ def test_interruption_leaves_nothing_and_stops_every_thread(tmp_path: Path) -> N
     assert threading.active_count() == before
 
 
-def test_sound_goes_through_the_audio_stage(
+def test_sound_goes_through_the_voice_stage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clip = make_clip(tmp_path / "clip.mkv", fmt="matroska", frames=12)
+    clip = make_clip(tmp_path / "clip.mkv", fmt="matroska", frames=48, sound="voice")
     seen: list[tuple[int, ...]] = []
 
-    def silence(self: object, samples: np.ndarray) -> np.ndarray:
+    def silence(samples: np.ndarray) -> np.ndarray:
         seen.append(samples.shape)
         return np.zeros_like(samples)
 
-    monkeypatch.setattr(video.Unchanged, "process", silence)
-    report = unseen.anonymize([clip.path], tmp_path / "out", options=Options(voice="keep"))
+    monkeypatch.setattr(
+        unseen.audio.pipeline,
+        "voice_stream",
+        lambda rate, channels, options, speech: Rigged(rate, channels, speech, silence),
+    )
+    report = unseen.anonymize([clip.path], tmp_path / "out")
     assert report.ok, report.failed
     assert seen and all(shape[0] == 2 for shape in seen)
     with av.open(str(tmp_path / "out" / "clip.mkv")) as container:
         sound = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1)
     assert np.abs(sound).max() < 1e-3
+    assert sound.shape[1] == pytest.approx(48 / 24 * 48000, abs=2048)
 
 
 def test_ctrl_c_on_the_command_line_leaves_nothing(tmp_path: Path) -> None:

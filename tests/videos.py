@@ -1,12 +1,13 @@
 """Generated videos for the tests: a real face (scikit-image's astronaut)
-moving over a plain background, with known ground truth, optional sound,
-metadata and extra streams."""
+moving over a plain background, with known ground truth, optional sound
+(a tone, speech or digital silence), metadata and extra streams."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 import av
 import numpy as np
@@ -47,12 +48,20 @@ def make_clip(
     data_stream: bool = False,
     rotation: int = 0,
     vfr: bool = False,
+    start: float = 0.0,
+    sound: Literal["tone", "voice", "silence"] = "tone",
+    codec: str | None = None,
+    pix_fmt: str = "yuv420p",
+    options: dict[str, str] | None = None,
 ) -> Clip:
     """Write a clip where the head slides left to right across the frame.
 
-    ``rotation`` is stored in the display matrix (counterclockwise degrees);
-    ground truth is then given for the upright picture. With ``vfr`` every
-    third frame lasts twice as long.
+        ``rotation`` is stored in the display matrix (counterclockwise degrees);
+        ground truth is then given for the upright picture. With ``vfr`` every
+        third frame lasts twice as long. ``start``: seconds before the first
+    frame and the first sound, on the container's clock. ``sound`` (with ``audio``): a 440 Hz
+        tone (music without a voice), speech (eSpeak NG) or digital silence.
+        ``codec``, ``pix_fmt`` and ``options`` choose the video encoding.
     """
     width, height = size
     head = _head(scale)
@@ -65,21 +74,22 @@ def make_clip(
     with av.open(str(path), "w", format=fmt) as out:
         if tags:
             out.metadata.update(tags)
-        video = out.add_stream("libvpx-vp9" if fmt == "webm" else "libx264", rate=rate)
+        codec = codec or ("libvpx-vp9" if fmt == "webm" else "libx264")
+        video = out.add_stream(codec, rate=rate, options=options or {})
         video.width, video.height = (height, width) if rotation % 180 else (width, height)
-        video.pix_fmt = "yuv420p"
+        video.pix_fmt = pix_fmt
         video.codec_context.time_base = time_base
         if rotation:
             video.set_display_rotation(rotation)
         if tags:
             video.metadata.update(tags)
-        sound = None
+        track = None
         if audio:
-            sound = out.add_stream(
-                "libopus" if fmt == "webm" else "aac", rate=48000, layout="stereo"
-            )
+            sound_codec = {"webm": "libopus", "mpeg": "mp2"}.get(fmt, "aac")
+            track = out.add_stream(sound_codec, rate=48000, layout="stereo")
         extra = out.add_data_stream("bin_data") if data_stream else None
-        pts = 0
+        first = round(start / time_base)
+        pts = first
         for i in range(frames):
             x = round((width - hw) * i / max(frames - 1, 1))
             y = (height - hh) // 2
@@ -92,22 +102,34 @@ def make_clip(
             pts += 2 * ticks if vfr and i % 3 == 2 else ticks
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
-        if sound is not None:
-            seconds = float(pts * time_base)
-            n = round(seconds * 48000)
-            tone = (0.2 * np.sin(np.arange(n) / 48000 * 2 * np.pi * 440)).astype(np.float32)
-            samples = np.stack([tone, tone])
-            for start in range(0, n, 4800):
+        if track is not None:
+            seconds = float((pts - first) * time_base)
+            mono = _sound(sound, round(seconds * 48000))
+            samples = np.stack([mono, mono])
+            offset = round(start * 48000)
+            for at in range(0, mono.shape[0], 4800):
                 block = av.AudioFrame.from_ndarray(
-                    np.ascontiguousarray(samples[:, start : start + 4800]),
+                    np.ascontiguousarray(samples[:, at : at + 4800]),
                     format="fltp",
                     layout="stereo",
                 )
-                block.sample_rate, block.pts, block.time_base = 48000, start, Fraction(1, 48000)
-                out.mux(sound.encode(block))
-            out.mux(sound.encode(None))
+                block.sample_rate, block.time_base = 48000, Fraction(1, 48000)
+                block.pts = offset + at
+                out.mux(track.encode(block))
+            out.mux(track.encode(None))
         if extra is not None:
             packet = av.Packet(b"$GPRMC,123519,A,4807.038,N,01131.000,E")
             packet.stream, packet.pts, packet.dts, packet.time_base = extra, 0, 0, time_base
             out.mux(packet)
     return Clip(path, frames, tuple(faces))
+
+
+def _sound(kind: str, n: int) -> npt.NDArray[np.float32]:
+    """``n`` samples at 48 kHz of a tone, speech or silence."""
+    if kind == "voice":
+        from audio_media import spoken
+
+        return spoken(n / 48000 + 0.001, 48000)[:n]
+    if kind == "silence":
+        return np.zeros(n, np.float32)
+    return (0.2 * np.sin(np.arange(n) / 48000 * 2 * np.pi * 440)).astype(np.float32)

@@ -18,13 +18,14 @@ import numpy.typing as npt
 
 from unseen import __version__
 from unseen.audio import (
-    CheckedStream,
+    Track,
+    listen,
     protect_audio,
-    release_check,
+    settle_sound,
+    settled,
+    sound_notes,
     voice_finding,
-    voice_stream,
 )
-from unseen.audio.speaker import RATE as SPEAKER_RATE
 from unseen.audio.speaker import SpeakerCheck
 from unseen.config import VERIFY_RECOGNIZERS, Options
 from unseen.detect import Detector, detect_faces, get_detector
@@ -42,7 +43,7 @@ from unseen.media import video
 from unseen.media.image import FORMATS, Decoded, check_format, decode, encode
 from unseen.media.sniff import HEAD_BYTES, Kind, sniff
 from unseen.metadata.read import open_image, read_metadata
-from unseen.output import write_atomic
+from unseen.output import Staging, write_atomic
 from unseen.paths import Job, claim_outputs, collect
 from unseen.track import Masked, Tracker, audit_video, mask_video
 from unseen.types import (
@@ -296,41 +297,48 @@ def _protect_video(
     plan = _video_plan(job.source, fmt, options, keep_audio=options.audio == "keep")
     tracker: Tracker[video.Picture] = Tracker()
     passes = _passes(options, video=True)
-    written = 0
-    voice = voice_stream(plan.sample_rate, plan.channels, options) if plan.audio else None
     audit = None if attackers is None else FrameAudit(attackers, options)
-    sound = voice or (video.Unchanged() if plan.audio else None)
+    written = video.Written(0)
+    sound: AudioSummary | None = None
 
-    def write(stream: BinaryIO) -> None:
-        nonlocal written
+    def mask(pictures: Iterator[video.Picture]) -> Iterator[Masked]:
+        return mask_video(pictures, passes, options, tracker)
 
-        def mask(pictures: Iterator[video.Picture]) -> Iterator[Masked]:
-            return mask_video(pictures, passes, options, tracker)
+    def check(frames: Iterator[Masked]) -> Iterator[video.Picture]:
+        return audit_video(frames, audit)
 
-        def check(frames: Iterator[Masked]) -> Iterator[video.Picture]:
-            return audit_video(frames, audit)
+    def done(frames: int) -> None:
+        if frame_progress is not None:
+            frame_progress(job.shown, frames, max(frames, plan.expected_frames))
 
-        def done(frames: int) -> None:
-            if frame_progress is not None:
-                frame_progress(job.shown, frames, max(frames, plan.expected_frames))
+    with Staging(target, force=force) as stage:
+        scratch = stage.scratch("sound.flac")
+        if plan.audio:
+            # The voice is settled before any frame is encoded: a pseudo-voice
+            # the attacker still recognizes is drawn again at the cost of the
+            # sound alone, and a failed voice costs no encoding at all.
+            track = Track(plan.sample_rate, plan.channels, lambda: video.sound(job.source, plan))
+            sound = settle_sound(track, options, scratch)
 
-        written = video.transcode(job.source, stream, plan, (mask, check), sound, done)
-        if voice is not None:
-            release_check(voice)
+        def write(stream: BinaryIO) -> None:
+            nonlocal written
+            samples = settled(scratch, options) if plan.audio else None
+            written = video.transcode(job.source, stream, plan, (mask, check), samples, done)
 
-    write_atomic(target, write, lambda path: video.check_output(path, plan, written), force=force)
+        stage.publish(write, lambda path: video.check_output(path, plan, written.frames))
+    late = _late_masks(audit.late if audit else ())
     return FileResult(
         input=job.shown,
         output=os.fspath(target),
         status="ok",
         format=plan.muxer,
         size=plan.size,
-        frames=written,
+        frames=written.frames,
         tracks=tracker.tracks,
         removed=plan.removed,
-        notes=_late_masks(audit.late if audit else ()),
+        notes=plan.notes + written.notes + (sound_notes(sound) if sound else ()) + late,
         seconds=time.monotonic() - began,
-        audio=_sound_summary(plan, options, voice),
+        audio=sound,
         verification=_video_verification(plan, options, audit),
     )
 
@@ -362,23 +370,6 @@ def _late_masks(late: Sequence[int]) -> tuple[str, ...]:
     return (
         f"{len(late)} frame(s) had a face (or a false alarm) that only the residual "
         f"check found, masked too: frames {shown}",
-    )
-
-
-def _sound_summary(
-    plan: video.Plan, options: Options, voice: CheckedStream | None
-) -> AudioSummary | None:
-    """What was done to a video's sound (None when it was dropped or absent)."""
-    if not plan.audio:
-        return None
-    before, after = (None, None) if voice is None else voice.similarity()
-    return AudioSummary(
-        voice=options.voice,
-        sample_rate=plan.sample_rate,
-        channels=plan.channels,
-        seconds=plan.declared_seconds,
-        similarity_before=before,
-        similarity_after=after,
     )
 
 
@@ -604,8 +595,8 @@ def _verify_video(
             )
         # Rescaled, as some tools do (deface rounds sizes up to multiples of 16):
         # the faces are still attacked, on the output scaled back to the original.
-    if voiced and source is not None:
-        findings += _audit_voice(protected, source)
+    if voiced and source is not None and before is not None:
+        findings += _audit_voice(protected, after, source, before)
     audit = FrameAudit(attackers, options, collect=True)
     findings += _audit_frames(protected, after, source, before, options, audit)
     found = audit.result()
@@ -618,13 +609,21 @@ def _verify_video(
     )
 
 
-def _audit_voice(protected: Path, original: Path) -> list[Finding]:
-    """The speaker attacker on the two sound tracks, whole, each streamed."""
-    check = SpeakerCheck()
+def _audit_voice(
+    protected: Path, after: video.Plan, original: Path, before: video.Plan
+) -> list[Finding]:
+    """The speaker attacker on the two sound tracks, where the original holds
+    speech, each streamed."""
+    spoken = Track(before.sample_rate, before.channels, lambda: video.sound(original, before))
+    speech = listen(spoken)
+    if not speech.found:
+        return []
+    shown = Track(after.sample_rate, after.channels, lambda: video.sound(protected, after))
+    check = SpeakerCheck(speech)
     nothing = np.zeros(0, np.float32)
-    for piece in video.sound(original, SPEAKER_RATE):
+    for piece in spoken.heard():
         check.feed(piece, nothing)
-    for piece in video.sound(protected, SPEAKER_RATE):
+    for piece in shown.heard():
         check.feed(nothing, piece)
     finding = voice_finding(check.result()[1])
     return [] if finding is None else [finding]

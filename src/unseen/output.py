@@ -3,8 +3,9 @@
 An output appears in its final place only once it is complete and checked:
 it is written to a file inside a private temporary folder (mode 0700) made
 next to the target, so on the same file system, flushed, checked, then
-linked (or, with ``force``, renamed) into place. The private folder is
-removed in every case: success, failure or interruption.
+linked (or, with ``force``, renamed) into place. What the output is made
+from (a video's settled sound track) is kept in the same folder. The
+private folder is removed in every case: success, failure or interruption.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 from typing import BinaryIO
 
 from unseen.errors import OutputError
@@ -36,40 +38,84 @@ def write_atomic(
     A file system error (read-only or full output folder, ...) is raised as
     :class:`OutputError` saying that the output could not be written.
     """
-    try:
-        _write_atomic(target, write, check, force)
-    except OSError as exc:
-        raise OutputError(f"cannot write the output: {exc.strerror or exc}", stage="write") from exc
+    with Staging(target, force=force) as stage:
+        stage.publish(write, check)
 
 
-def _write_atomic(
-    target: Path, write: Callable[[BinaryIO], object], check: Callable[[Path], None], force: bool
-) -> None:
-    if not force and os.path.lexists(target):
-        raise OutputError("output already exists (use --force to replace it)", stage="write")
-    created = _make_parents(target.parent)
-    try:
-        # mkdtemp makes the folder 0700: no other user can see or swap the
-        # file before it is checked and published.
-        private = Path(tempfile.mkdtemp(prefix=".unseen-", dir=target.parent))
-    except BaseException:
-        _remove_folders(created)
-        raise
-    temporary = private / "output"
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        check(temporary)
-        os.chmod(temporary, 0o666 & ~_UMASK)
-        _publish(temporary, target, force)
-    except BaseException:
-        shutil.rmtree(private, ignore_errors=True)
-        _remove_folders(created)
-        raise
-    shutil.rmtree(private, ignore_errors=True)
+class Staging:
+    """The private folder in which one output is made (use as a context
+    manager): :meth:`scratch` names files for what the output is made from,
+    :meth:`publish` writes, checks and publishes the output. On leaving, the
+    folder is removed, and so are the folders made for the output unless it
+    was published.
+
+    Example::
+
+        with Staging(target) as stage:
+            sound = stage.scratch("sound.flac")
+            ...
+            stage.publish(write, check)
+    """
+
+    def __init__(self, target: Path, *, force: bool = False) -> None:
+        self.target, self.force = target, force
+        self._created: list[Path] = []
+        self._folder: Path | None = None
+        self._published = False
+
+    def __enter__(self) -> Staging:
+        if not self.force and os.path.lexists(self.target):
+            raise OutputError("output already exists (use --force to replace it)", stage="write")
+        try:
+            self._created = _make_parents(self.target.parent)
+            # mkdtemp makes the folder 0700: no other user can see or swap the
+            # file before it is checked and published.
+            self._folder = Path(tempfile.mkdtemp(prefix=".unseen-", dir=self.target.parent))
+        except OSError as exc:
+            _remove_folders(self._created)
+            raise _output_error(exc) from exc
+        except BaseException:
+            _remove_folders(self._created)
+            raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+        if not self._published:
+            _remove_folders(self._created)
+
+    def scratch(self, name: str) -> Path:
+        """A path inside the private folder, for a file the output is made from."""
+        assert self._folder is not None, "use Staging as a context manager"
+        return self._folder / name
+
+    def publish(self, write: Callable[[BinaryIO], object], check: Callable[[Path], None]) -> None:
+        """Write the output with ``write``, check it with ``check``, and put it
+        in place (never over an existing file unless ``force``)."""
+        temporary = self.scratch("output")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as stream:
+                write(stream)
+                stream.flush()
+                os.fsync(stream.fileno())
+            check(temporary)
+            os.chmod(temporary, 0o666 & ~_UMASK)
+            _publish(temporary, self.target, self.force)
+        except OSError as exc:
+            raise _output_error(exc) from exc
+        self._published = True
+
+
+def _output_error(exc: OSError) -> OutputError:
+    """A file system error, said as the output that could not be written."""
+    return OutputError(f"cannot write the output: {exc.strerror or exc}", stage="write")
 
 
 def _remove_folders(created: list[Path]) -> None:

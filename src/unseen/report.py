@@ -97,15 +97,17 @@ def render_html(report: RunReport) -> str:
     if voiced:
         parts.append("<h2>Voices</h2>")
         parts.append(
-            "<p>A speaker-recognition attacker compares voices: <b>before</b>, pieces of the "
-            "original with each other (how well it knows this voice); <b>after</b>, the whole "
-            "original with the whole output. A file scoring above "
-            f"{VOICE_SIMILARITY_LIMIT:g} after is not released; two different real speakers "
-            "score 0.34 on average (vctk-4).</p>"
+            "<p>A voice-activity model finds where people speak; a sound without speech "
+            "(silence, music, noise) is kept as it is. Where there is speech, a "
+            "speaker-recognition attacker compares voices, on the speech only: <b>before</b>, "
+            "pieces of the original with each other (how well it knows this voice); "
+            "<b>after</b>, the original with the output. A file scoring above "
+            f"{VOICE_SIMILARITY_LIMIT:g} after is not released (a new pseudo-voice is drawn "
+            "first); two different real speakers score 0.34 on average (vctk-4).</p>"
         )
         parts.append(
             _table(
-                ["input", "voice", "seconds", "before", "after", "what it resists"],
+                ["input", "voice", "seconds", "speech", "before", "after", "what it resists"],
                 [_voice_row(name, audio) for name, audio in voiced],
                 raw=True,
             )
@@ -133,14 +135,29 @@ def _voice_row(name: str, audio: AudioSummary) -> list[str]:
     def score(value: float | None) -> str:
         return "not measured" if value is None else f"{value:.2f}"
 
+    resists = _VOICE_RESISTS.get(audio.voice, "")
+    if audio.speech is not None and not audio.speech.found:
+        resists = "no voice to protect: the sound is kept as it was"
     return [
         escape(name),
         f"<code>{escape(audio.voice)}</code>",
         f"{audio.seconds:.1f}",
+        _speech(audio),
         score(audio.similarity_before),
         score(audio.similarity_after),
-        _VOICE_RESISTS.get(audio.voice, ""),
+        resists,
     ]
+
+
+def _speech(audio: AudioSummary) -> str:
+    """Where the sound holds speech, in words."""
+    speech = audio.speech
+    if speech is None:
+        return "not listened for"
+    if not speech.found:
+        return f"none found (all {speech.seconds:.1f} s checked)"
+    heard = " (words heard by the recognizer: singing?)" if speech.heard_by == "words" else ""
+    return f"{speech.speech_seconds:.1f} s in {len(speech.segments)} part(s){heard}"
 
 
 def _row(result: FileResult) -> list[str]:

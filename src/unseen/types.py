@@ -210,6 +210,36 @@ class Inspection:
 
 
 @dataclass(frozen=True)
+class Speech:
+    """Where a sound track holds speech: ``(start, end)`` in seconds from the
+    track's first sample, in order and apart, the seconds of sound listened
+    to (the whole track), and what heard it: ``"vad"``, the voice-activity
+    model, or ``"words"``, the speech recognizer, which listens where the
+    voice-activity model heard nothing in a track that is not silent (it
+    hears sung words, which the voice-activity model takes for music)."""
+
+    segments: tuple[tuple[float, float], ...]
+    seconds: float
+    heard_by: Literal["vad", "words"] = "vad"
+
+    @property
+    def found(self) -> bool:
+        return bool(self.segments)
+
+    @property
+    def speech_seconds(self) -> float:
+        return sum(end - start for start, end in self.segments)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seconds_checked": round(self.seconds, 3),
+            "speech_seconds": round(self.speech_seconds, 3),
+            "heard_by": self.heard_by,
+            "segments": [[round(a, 3), round(b, 3)] for a, b in self.segments],
+        }
+
+
+@dataclass(frozen=True)
 class AudioSummary:
     """What was done to one audio file's sound."""
 
@@ -222,6 +252,11 @@ class AudioSummary:
     #: not measured (``voice="keep"``, or too little audio).
     similarity_before: float | None = None
     similarity_after: float | None = None
+    #: Where the sound holds speech (None: not listened for, ``voice="keep"``).
+    #: A sound without speech is kept as it is.
+    speech: Speech | None = None
+    #: Pseudo-voices drawn until the attacker no longer matched (0: none needed).
+    draws: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         def rounded(value: float | None) -> float | None:
@@ -232,6 +267,8 @@ class AudioSummary:
             "sample_rate": self.sample_rate,
             "channels": self.channels,
             "seconds": round(self.seconds, 3),
+            "speech": None if self.speech is None else self.speech.to_dict(),
+            "draws": self.draws,
             "similarity_before": rounded(self.similarity_before),
             "similarity_after": rounded(self.similarity_after),
         }
@@ -380,8 +417,8 @@ class Finding:
 class FaceScore:
     """How one recognizer scored one face: the original against its mirror
     image (``before``: what an unprotected copy scores), against the
-    protected output (``after``), and against the original with the mask
-    area refilled with the output's colour statistics there (``context``: what
+    protected output (``after``), and against the output with the mask
+    area refilled with its own colour statistics there (``context``: what
     the surroundings alone give;
     computed only when ``after`` reaches the threshold, else None).
 

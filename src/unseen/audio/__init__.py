@@ -1,23 +1,39 @@
 """Audio: voices changed so that a speaker-verification model no longer
 matches them, metadata removed, every output checked before release.
 
-For the sound track of a video::
+For the sound track of a video, settled before its frames are encoded::
 
-    stream = voice_stream(rate, channels, options)  # None for --voice keep
-    for chunk in decoded:                 # float32, shape (channels, n)
-        encode(stream.process(chunk))
-    encode(stream.flush())                # total length == input length
-    before, after = release_check(stream) # raises VerificationFailed if recognizable
+    track = Track(rate, channels, decode)        # decode() yields (channels, n) float32
+    summary = settle_sound(track, options, scratch)  # VerificationFailed if recognizable
+    for chunk in settled(scratch, options):      # the protected samples
+        encode(chunk)
 """
 
-from unseen.audio.pipeline import protect_audio, release_check, voice_finding, voice_stream
+from unseen.audio.pipeline import (
+    Track,
+    listen,
+    protect_audio,
+    protect_sound,
+    release_check,
+    settle_sound,
+    settled,
+    sound_notes,
+    voice_finding,
+    voice_stream,
+)
 from unseen.audio.voice import CheckedStream, VoiceStream
 
 __all__ = [
     "CheckedStream",
+    "Track",
     "VoiceStream",
+    "listen",
     "protect_audio",
+    "protect_sound",
     "release_check",
+    "settle_sound",
+    "settled",
+    "sound_notes",
     "voice_finding",
     "voice_stream",
 ]

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from unseen.errors import CorruptMedia, LimitExceeded, VerificationFailed
-from unseen.media.ffmpeg import OPUS_RATES, reason, structural
+from unseen.media.ffmpeg import OPUS_RATE, reason, structural
 
 Samples = npt.NDArray[np.float32]
 
@@ -199,12 +199,10 @@ class Sink:
 
 
 def output_rate(fmt: str, rate: int) -> int:
-    """The sample rate ``fmt`` is written at: the input's, unless the codec
-    forbids it (Ogg at a rate Opus cannot store, Vorbis at 44.1 kHz, is
-    written at 48 kHz, and the report says so)."""
-    if WRITERS[fmt].codec == "libopus" and rate not in OPUS_RATES:
-        return 48_000
-    return rate
+    """The sample rate ``fmt`` is written at: the input's, except for Opus
+    (Ogg), which plays at 48 kHz whatever rate it is given (Vorbis at 44.1
+    or 16 kHz is written as Opus at 48 kHz, and the report says so)."""
+    return OPUS_RATE if WRITERS[fmt].codec == "libopus" else rate
 
 
 def check_output(path: Path, info: AudioInfo, samples: int) -> None:

@@ -1,62 +1,160 @@
-"""One audio file in, one protected audio file out, or nothing."""
+"""The voice stage: a sound track in, protected samples out, or nothing.
+
+The same stage serves audio files and the sound tracks of videos (which it
+settles before the first frame is encoded, so a voice that needs another
+draw costs no re-encode of the pictures):
+
+1. **listen**: where the track holds speech (:func:`~unseen.audio.vad.find_speech`);
+2. a track without speech, or ``--voice keep``, is kept as it is;
+3. a track with speech goes through the voice stream (``transform`` or
+   ``replace``) whole, and the speaker attacker compares the original and
+   the output where people speak. While it still matches, a new
+   pseudo-voice is drawn, up to ``ATTEMPTS`` in all; then the file fails.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from unseen.audio.io import Sink, Source, check_output, output_rate
+from unseen.audio.io import Mono16k, Samples, Sink, Source, check_output, output_rate
+from unseen.audio.vad import find_speech
 from unseen.audio.voice import CheckedStream, VoiceStream
 from unseen.config import VOICE_SIMILARITY_LIMIT, Options
 from unseen.errors import CorruptMedia, VerificationFailed
 from unseen.output import write_atomic
-from unseen.types import SOUND_CHECKS, AudioSummary, Finding, Verification
+from unseen.types import SOUND_CHECKS, AudioSummary, Finding, Speech, Verification
 
-#: Pseudo-voices drawn for one file before giving up, when the attacker still
+#: Pseudo-voices drawn for one track before giving up, when the attacker still
 #: matches the output to the original (fresh secrets only: a fixed seed
 #: always gives the same voice).
 ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Track:
+    """A sound track to protect: its format, and its samples, decoded from the
+    start on each call of ``chunks`` (float32, shape (channels, n))."""
+
+    sample_rate: int
+    channels: int
+    chunks: Callable[[], Iterator[Samples]]
+
+    def heard(self) -> Iterator[Samples]:
+        """The track from the start as the attackers hear it: 16 kHz mono."""
+        ears = Mono16k(self.sample_rate, self.channels)
+        for chunk in self.chunks():
+            yield ears(chunk)
+        yield ears(None)
 
 
 class _StillRecognizable(VerificationFailed):
     pass
 
 
-def protect_audio(
-    source: Path, target: Path, fmt: str, options: Options, *, force: bool = False
-) -> tuple[AudioSummary, tuple[str, ...], tuple[str, ...]]:
-    """Write a protected copy of the audio file ``source`` at ``target``.
+#: What a user can do when every pseudo-voice was still recognized.
+_SUGGESTION = " (--voice replace re-speaks the words instead; --audio drop removes the sound)"
 
-    Returns what was done, the "group:name" of each metadata item removed,
-    and notes worth knowing (a sample rate the format forced).
-    Raises :class:`~unseen.errors.UnseenError` and writes nothing when any
-    stage fails, including when the speaker attacker still matches the
-    transformed voice to the original.
-    """
-    retry = options.voice == "transform" and options.voice_seed is None
-    for attempt in range(ATTEMPTS if retry else 1):
+
+def protect_sound(
+    track: Track, options: Options, write: Callable[[Iterator[Samples]], None]
+) -> AudioSummary:
+    """Run the voice stage over ``track``: ``write`` receives the protected
+    samples of one draw, and must consume them all (the release check runs
+    when they end, and raises out of the iteration). Returns what was done;
+    raises :class:`~unseen.errors.VerificationFailed` when every draw still
+    matched."""
+    speech = None if options.voice == "keep" else listen(track)
+    voiced = speech is not None and speech.found
+    draws = (
+        ATTEMPTS if voiced and options.voice == "transform" and options.voice_seed is None else 1
+    )
+    for draw in range(1, draws + 1):
+        stream = (
+            voice_stream(track.sample_rate, track.channels, options, speech) if voiced else None
+        )
+        counted = _Count()
         try:
-            return _attempt(source, target, fmt, options, force)
+            write(_protected(track, stream, counted))
         except _StillRecognizable as exc:
-            if attempt == (ATTEMPTS if retry else 1) - 1:
-                tries = f" after {ATTEMPTS} pseudo-voices" if retry else ""
-                raise VerificationFailed(
-                    f"{exc.reason}{tries}; nothing was written",
-                    stage="verify",
-                    verification=exc.verification,
-                ) from None
+            if draw < draws:
+                continue
+            tries = f" after {draws} pseudo-voices" if draws > 1 else ""
+            raise VerificationFailed(
+                f"{exc.reason}{tries}; nothing was written{_SUGGESTION}",
+                stage="verify",
+                verification=exc.verification,
+            ) from None
+        before, after = (None, None) if stream is None else stream.similarity()
+        return AudioSummary(
+            voice=options.voice,
+            sample_rate=track.sample_rate,
+            channels=track.channels,
+            seconds=counted.samples / track.sample_rate,
+            similarity_before=before,
+            similarity_after=after,
+            speech=speech,
+            draws=draw if stream is not None else 0,
+        )
     raise AssertionError("unreachable")
 
 
-def voice_stream(rate: int, channels: int, options: Options) -> CheckedStream | None:
+def listen(track: Track) -> Speech:
+    """Where ``track`` holds speech."""
+    return find_speech(track.heard)
+
+
+def settle_sound(track: Track, options: Options, scratch: Path) -> AudioSummary:
+    """The voice stage for a video's sound track, before its frames are
+    encoded: the protected samples are written losslessly (FLAC, 16 bits)
+    to ``scratch``, a file in the output's private folder, where
+    :func:`settled` reads them back. Raises as :func:`protect_sound`."""
+
+    def write(samples: Iterator[Samples]) -> None:
+        with open(scratch, "wb") as out:
+            sink = Sink(out, "FLAC", track.sample_rate, track.channels)
+            for chunk in samples:
+                sink.write(chunk)
+            sink.close()
+
+    return protect_sound(track, options, write)
+
+
+def settled(scratch: Path, options: Options) -> Iterator[Samples]:
+    """The samples :func:`settle_sound` wrote to ``scratch``, as they are decoded."""
+    with Source(scratch, "FLAC", max_seconds=options.max_audio_seconds) as source:
+        yield from source.chunks()
+
+
+class _Count:
+    samples = 0
+
+
+def _protected(track: Track, stream: CheckedStream | None, counted: _Count) -> Iterator[Samples]:
+    """The track through ``stream`` (as it is when None), then the release check."""
+    for chunk in track.chunks():
+        counted.samples += chunk.shape[1]
+        yield chunk if stream is None else stream.process(chunk)
+    if counted.samples == 0:
+        raise CorruptMedia("the sound track holds no audio samples", stage="decode")
+    if stream is not None:
+        yield stream.flush()
+        release_check(stream)
+
+
+def voice_stream(
+    rate: int, channels: int, options: Options, speech: Speech | None = None
+) -> CheckedStream | None:
     """The stream that protects voices as ``options.voice`` says (None for
-    "keep"): for audio files and for the sound tracks of videos alike."""
+    "keep"), its attacker listening where ``speech`` says people speak."""
     if options.voice == "transform":
-        return VoiceStream(rate, channels, seed=options.voice_seed)
+        return VoiceStream(rate, channels, seed=options.voice_seed, speech=speech)
     if options.voice == "replace":
         from unseen.audio.replace import ReplaceStream  # loads Whisper: only when asked
 
-        return ReplaceStream(rate, channels)
+        return ReplaceStream(rate, channels, speech)
     return None
 
 
@@ -84,39 +182,62 @@ def voice_finding(after: float | None) -> Finding | None:
     )
 
 
-def _attempt(
-    path: Path, target: Path, fmt: str, options: Options, force: bool
+def protect_audio(
+    source: Path, target: Path, fmt: str, options: Options, *, force: bool = False
 ) -> tuple[AudioSummary, tuple[str, ...], tuple[str, ...]]:
-    with Source(path, fmt, max_seconds=options.max_audio_seconds) as source:
-        info = source.info
-        stream = voice_stream(info.sample_rate, info.channels, options)
-        counted = 0
+    """Write a protected copy of the audio file ``source`` at ``target``.
 
-        def write(out: BinaryIO) -> None:
-            nonlocal counted
+    Returns what was done, the "group:name" of each metadata item removed,
+    and notes worth knowing (a sample rate the format forced, a track
+    without speech). Raises :class:`~unseen.errors.UnseenError` and writes
+    nothing when any stage fails, including when the speaker attacker still
+    matches every pseudo-voice drawn to the original.
+    """
+    with Source(source, fmt, max_seconds=options.max_audio_seconds) as probe:
+        info = probe.info
+
+    def chunks() -> Iterator[Samples]:
+        with Source(source, fmt, max_seconds=options.max_audio_seconds) as decoded:
+            yield from decoded.chunks()
+
+    def write(samples: Iterator[Samples]) -> None:
+        written = _Count()
+
+        def encode(out: BinaryIO) -> None:
             sink = Sink(out, fmt, info.sample_rate, info.channels)
-            for chunk in source.chunks():
-                counted += chunk.shape[1]
-                sink.write(chunk if stream is None else stream.process(chunk))
-            if counted == 0:
-                raise CorruptMedia("the file holds no audio samples", stage="decode")
-            if stream is not None:
-                sink.write(stream.flush())
-                release_check(stream)
+            for chunk in samples:
+                written.samples += chunk.shape[1]
+                sink.write(chunk)
             sink.close()
 
-        write_atomic(target, write, lambda p: check_output(p, info, counted), force=force)
-    before, after = (None, None) if stream is None else stream.similarity()
-    summary = AudioSummary(
-        voice=options.voice,
-        sample_rate=info.sample_rate,
-        channels=info.channels,
-        seconds=counted / info.sample_rate,
-        similarity_before=before,
-        similarity_after=after,
-    )
-    notes: tuple[str, ...] = ()
-    if output_rate(fmt, info.sample_rate) != info.sample_rate:
-        rate = output_rate(fmt, info.sample_rate)
-        notes = (f"written as Opus at {rate} Hz: Opus cannot store {info.sample_rate} Hz",)
+        write_atomic(target, encode, lambda p: check_output(p, info, written.samples), force=force)
+
+    summary = protect_sound(Track(info.sample_rate, info.channels, chunks), options, write)
+    notes = sound_notes(summary)
+    rate = output_rate(fmt, info.sample_rate)
+    if rate != info.sample_rate:
+        notes = (f"written as Opus, which plays at {rate} Hz, from {info.sample_rate} Hz", *notes)
     return summary, info.metadata, notes
+
+
+def sound_notes(summary: AudioSummary) -> tuple[str, ...]:
+    """What a user should know about how a sound track was treated."""
+    speech = summary.speech
+    if speech is None:
+        return ()
+    if not speech.found:
+        return (
+            f"no speech found in the sound ({speech.seconds:.1f} s, all of it checked): "
+            "it is kept as it was",
+        )
+    notes = []
+    if speech.heard_by == "words":
+        notes.append(
+            f"the speech recognizer heard words (singing?) in {speech.speech_seconds:.1f} s "
+            "where the voice-activity model heard no speech: treated as speech"
+        )
+    if summary.draws > 1:
+        notes.append(
+            f"the attacker matched the first pseudo-voice(s): released with draw {summary.draws}"
+        )
+    return tuple(notes)

@@ -21,6 +21,7 @@ from unseen.audio.io import Mono16k, Samples, resample_mono
 from unseen.audio.speak import engine
 from unseen.audio.voice import CheckedStream
 from unseen.detect.base import package_file
+from unseen.types import Speech
 
 #: Whisper's own window: the stream transcribes this much at a time.
 WINDOW_SECONDS = 30.0
@@ -39,11 +40,13 @@ PEAK = 0.9
 
 @dataclass(frozen=True)
 class Segment:
-    """Words Whisper heard, with their time in seconds from the window's start."""
+    """Words Whisper heard, with their time in seconds from the window's start,
+    and Whisper's own probability that the segment holds no speech at all."""
 
     start: float
     end: float
     text: str
+    no_speech: float = 0.0
 
 
 @cache
@@ -61,7 +64,11 @@ def transcribe(mono16k: Samples) -> list[Segment]:
     segments, _ = _whisper().transcribe(
         mono16k, language="en", beam_size=1, condition_on_previous_text=False
     )
-    return [Segment(s.start, s.end, s.text.strip()) for s in segments if s.text.strip()]
+    return [
+        Segment(s.start, s.end, s.text.strip(), s.no_speech_prob)
+        for s in segments
+        if s.text.strip()
+    ]
 
 
 class ReplaceStream(CheckedStream):
@@ -71,8 +78,8 @@ class ReplaceStream(CheckedStream):
     (same length out, bounded memory), with 30 seconds of latency.
     """
 
-    def __init__(self, sample_rate: int, channels: int) -> None:
-        super().__init__(sample_rate, channels)
+    def __init__(self, sample_rate: int, channels: int, speech: Speech | None = None) -> None:
+        super().__init__(sample_rate, channels, speech)
         self._window = int(WINDOW_SECONDS * sample_rate)
         self._pending = np.zeros((channels, 0), np.float32)
         #: Every segment spoken so far, window offsets added (the transcript).

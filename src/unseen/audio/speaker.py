@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from unseen.detect.base import package_file
+from unseen.types import Speech
 
 #: The encoder's fixed front end (from the model's own metadata).
 RATE = 16_000
@@ -146,6 +147,30 @@ def similarity(a: Floats | None, b: Floats | None) -> float | None:
 _HALF_SECONDS = 2.0
 
 
+class _Gate:
+    """Keeps the parts of a 16 kHz stream, fed in pieces, that lie inside
+    ``speech`` (everything when ``speech`` is None)."""
+
+    def __init__(self, speech: Speech | None) -> None:
+        self._spans = (
+            None
+            if speech is None
+            else [(round(a * RATE), round(b * RATE)) for a, b in speech.segments]
+        )
+        self._at = 0
+
+    def __call__(self, piece: Floats) -> Floats:
+        start, self._at = self._at, self._at + len(piece)
+        if self._spans is None:
+            return piece
+        kept = [
+            piece[max(a, start) - start : min(b, self._at) - start]
+            for a, b in self._spans
+            if a < self._at and b > start
+        ]
+        return np.concatenate(kept) if kept else piece[:0]
+
+
 class SpeakerCheck:
     """What the attacker makes of one stream, measured as it flows.
 
@@ -154,17 +179,23 @@ class SpeakerCheck:
     voice in this recording, across different words. ``after``: the
     similarity between the whole original and the whole output, content
     matched, which is the strictest comparison.
+
+    With ``speech`` (where a voice-activity model heard speech), the attacker
+    hears only those parts of both: silence, music and noise say nothing
+    about who speaks, and compared with themselves they only look identical.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, speech: Speech | None = None) -> None:
         self._halves = (Embedder(), Embedder())
         self._original = Embedder()
         self._output = Embedder()
+        self._gates = (_Gate(speech), _Gate(speech))
         self._fed = 0
         self._result: tuple[float | None, float | None] | None = None
 
     def feed(self, original: Floats, output: Floats) -> None:
         """Add 16 kHz mono audio of the original and of the output."""
+        original, output = self._gates[0](original), self._gates[1](output)
         self._original.feed(original)
         self._output.feed(output)
         piece = int(_HALF_SECONDS * RATE)

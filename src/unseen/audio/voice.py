@@ -41,6 +41,7 @@ import pyworld
 
 from unseen.audio.io import Mono16k
 from unseen.audio.speaker import SpeakerCheck
+from unseen.types import Speech
 
 Samples = npt.NDArray[np.float32]
 _F64 = npt.NDArray[np.float64]
@@ -111,14 +112,15 @@ def new_secret() -> int:
 
 
 class CheckedStream:
-    """A stream of audio that the speaker attacker listens to on both sides:
-    the base of the voice streams, which call :meth:`_heard` with each piece
-    of input and output, and :meth:`_heard_last` with the final output."""
+    """A stream of audio that the speaker attacker listens to on both sides
+    (where ``speech`` says people speak, when given): the base of the voice
+    streams, which call :meth:`_heard` with each piece of input and output,
+    and :meth:`_heard_last` with the final output."""
 
-    def __init__(self, sample_rate: int, channels: int) -> None:
+    def __init__(self, sample_rate: int, channels: int, speech: Speech | None = None) -> None:
         self.sample_rate = sample_rate
         self.channels = channels
-        self._check = SpeakerCheck()
+        self._check = SpeakerCheck(speech)
         self._ears = (Mono16k(sample_rate, channels), Mono16k(sample_rate, channels))
 
     def similarity(self) -> tuple[float | None, float | None]:
@@ -152,7 +154,8 @@ class VoiceStream(CheckedStream):
 
     ``seed`` fixes the pseudo-voice (linkable across files); without it a
     fresh secret is drawn for this stream. The speaker attacker listens to
-    both sides as they flow: :meth:`similarity` says what it made of them.
+    both sides as they flow (to the parts in ``speech`` only, when given):
+    :meth:`similarity` says what it made of them.
 
     Example::
 
@@ -163,10 +166,17 @@ class VoiceStream(CheckedStream):
         before, after = stream.similarity()
     """
 
-    def __init__(self, sample_rate: int, channels: int, *, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        sample_rate: int,
+        channels: int,
+        *,
+        seed: int | None = None,
+        speech: Speech | None = None,
+    ) -> None:
         if sample_rate < 4000 or channels < 1:
             raise ValueError(f"unusable audio: {sample_rate} Hz, {channels} channels")
-        super().__init__(sample_rate, channels)
+        super().__init__(sample_rate, channels, speech)
         self._seed = new_secret() if seed is None else seed
         self.params = VoiceParams.draw(np.random.default_rng([self._seed, 0]))
         self._block = int(BLOCK_SECONDS * sample_rate)

@@ -1,13 +1,15 @@
 """What video and audio files written through FFmpeg (PyAV) share: the tags
-FFmpeg's muxers write into every file, Opus's sample rates, and its errors
+FFmpeg's muxers write into every file, Opus's sample rate, and its errors
 in words."""
 
 from __future__ import annotations
 
 import av
 
-#: Sample rates Opus accepts.
-OPUS_RATES = frozenset({8000, 12000, 16000, 24000, 48000})
+#: The rate every Opus stream plays at: decoders give 48 kHz whatever rate it
+#: was encoded from, so a file encoded at 16 kHz reads back at 48 kHz. Opus is
+#: written at this rate, and a file reads back as it was written.
+OPUS_RATE = 48_000
 #: Tags that FFmpeg's muxers write into every file, with no information about
 #: the input or its author: (key, allowed values; None for any value).
 STRUCTURAL: dict[str, frozenset[str] | None] = {

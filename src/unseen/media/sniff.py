@@ -6,8 +6,9 @@ from typing import Literal
 
 Kind = Literal["image", "video", "audio", "unknown"]
 
-#: The bytes needed to tell every supported type apart.
-HEAD_BYTES = 64
+#: The bytes needed to tell every supported type apart (an MPEG transport
+#: stream shows itself by a sync byte every 188 or 192 bytes).
+HEAD_BYTES = 512
 
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"mif2"}
 _AVIF_BRANDS = {b"avif", b"avis"}
@@ -48,6 +49,10 @@ def sniff(head: bytes) -> tuple[Kind, str]:
         return "video", "MP4"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "video", "MKV"
+    if head.startswith(b"\x00\x00\x01\xba"):
+        return "video", "MPEG-PS"
+    if _transport_stream(head):
+        return "video", "MPEG-TS"
     if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):
         return "video", "ASF"
     if head.startswith((b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")):
@@ -57,3 +62,12 @@ def sniff(head: bytes) -> tuple[Kind, str]:
     if head.startswith(b"FORM") and head[8:12] in (b"AIFF", b"AIFC"):
         return "audio", "AIFF"
     return "unknown", ""
+
+
+def _transport_stream(head: bytes) -> bool:
+    """MPEG-TS (188-byte packets) or M2TS (192 bytes, camcorders' .MTS): a
+    sync byte at the start of three packets in a row."""
+    for size, first in ((188, 0), (192, 4)):
+        if len(head) > first + 2 * size and all(head[first + k * size] == 0x47 for k in range(3)):
+            return True
+    return False

@@ -1,17 +1,24 @@
-"""Video files through PyAV (FFmpeg's libraries): streamed decode, a frame
-stage and an audio stage in between, encode, and a check of the result.
+"""Video files through PyAV (FFmpeg's libraries): streamed decode, frame
+stages in between, encode, and a check of the result.
 
 Only pixels and samples cross from the input to the output: the output is a
 new container holding one video stream and, unless dropped, one audio stream,
 with no container or stream tags, chapters, cover art, subtitles, data or
-attachment streams. Each frame keeps its timestamp (variable frame rates
-survive), frames are turned upright (rotation applied to the pixels, so
-detectors see faces upright too) and the pixel aspect ratio is kept.
+attachment streams. Frames are taken as FFmpeg presents them to a player:
+in display order, each with its presentation timestamp (variable frame
+rates survive); timestamps that do not increase (duplicated or missing)
+are resolved between their neighbours rather than refused. Frames are
+turned upright (rotation applied to the pixels, so detectors see faces
+upright too) and the pixel aspect ratio is kept.
+
+The sound is not decoded here alongside the pictures: the voice stage
+settles it first (:mod:`unseen.audio.pipeline`), and :func:`transcode`
+takes the settled samples and interleaves them with the frames.
 
 Threads overlap the work, joined by bounded queues so that memory stays
-flat however long the video: decoding (and the audio stage), one thread per
-frame stage, and encoding with muxing (the calling thread). FFmpeg and the
-detectors release the GIL.
+flat however long the video: decoding, one thread per frame stage, and
+encoding with muxing (the calling thread). FFmpeg and the detectors release
+the GIL.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, cast
+from typing import Any, BinaryIO, cast
 
 import av
 import av.container
@@ -35,30 +42,10 @@ from av.video.stream import VideoStream
 
 from unseen.config import Options
 from unseen.errors import CorruptMedia, LimitExceeded, UnsupportedFormat, VerificationFailed
-from unseen.media.ffmpeg import OPUS_RATES, reason, structural
+from unseen.media.ffmpeg import OPUS_RATE, reason, structural
 
 RGB = npt.NDArray[np.uint8]
 Samples = npt.NDArray[np.float32]
-
-
-class AudioStage(Protocol):
-    """The sound's stage (a voice stream of :mod:`unseen.audio`): float32
-    samples shaped (channels, n) in, whatever is ready out; once the input
-    has ended, ``flush`` returns the rest. The output is as long as the input."""
-
-    def process(self, samples: Samples) -> Samples: ...
-
-    def flush(self) -> Samples: ...
-
-
-class Unchanged:
-    """The sound kept as it is (``--voice keep``): re-encoded, not anonymized."""
-
-    def process(self, samples: Samples) -> Samples:
-        return samples
-
-    def flush(self) -> Samples:
-        return np.zeros((0, 0), np.float32)
 
 
 #: Frames waiting between stages; with the tracker's look-ahead this bounds
@@ -67,19 +54,38 @@ QUEUE_FRAMES = 4
 #: A video whose frames stop this much before the duration its container
 #: declares is taken as truncated (Matroska and WebM declare no frame count).
 TRUNCATED_SECONDS = 0.5
+#: Frames whose timestamps do not increase, held until one that does tells
+#: where they belong (then spread evenly before it); beyond this many, they
+#: are placed one nominal frame apart.
+HELD_FRAMES = 16
+#: Seconds of settled sound queued ahead of the last frame decoded (the
+#: muxer interleaves the two; this bounds what it holds).
+SOUND_LEAD = 1.0
 #: By output container: (video codec, its options, audio codec).
 _X264 = {"preset": "veryfast", "crf": "20"}
 _CONTAINERS: dict[str, tuple[str, dict[str, str], str]] = {
     "mp4": ("libx264", _X264, "aac"),
     "mov": ("libx264", _X264, "aac"),
+    "3gp": ("libx264", _X264, "aac"),
     "matroska": ("libx264", _X264, "aac"),
     "avi": ("libx264", {**_X264, "x264-params": "bframes=0"}, "aac"),
+    "mpegts": ("libx264", _X264, "aac"),
+    "mpeg": ("libx264", _X264, "mp2"),
     "webm": (
         "libvpx-vp9",
         {"deadline": "realtime", "cpu-used": "8", "row-mt": "1", "crf": "32", "b": "0"},
         "libopus",
     ),
 }
+#: Sample rates each audio encoder takes (None: any); another rate is
+#: resampled to the highest of them, and the report says so.
+_AUDIO_RATES: dict[str, frozenset[int] | None] = {
+    "aac": None,
+    "mp2": frozenset({16000, 22050, 24000, 32000, 44100, 48000}),
+    "libopus": frozenset({OPUS_RATE}),
+}
+#: Transfer characteristics of HDR video (PQ and HLG), as FFmpeg numbers them.
+_HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 
 
 @dataclass(frozen=True)
@@ -118,16 +124,28 @@ class Plan:
     #: The kept sound's sample rate and channels (0 when the sound is not kept).
     sample_rate: int = 0
     channels: int = 0
+    #: Where the kept sound starts on the video's clock, in seconds.
+    sound_start: float = 0.0
+    #: The sound's rate in the output (another when its encoder cannot keep it).
+    output_rate: int = 0
+    #: Columns and rows of black added at the right and bottom of each upright
+    #: frame: H.264 and VP9 in 4:2:0 need even sizes.
+    padding: tuple[int, int] = (0, 0)
+    #: What a user should know about how the video was written.
+    notes: tuple[str, ...] = ()
 
 
 def muxer_for(fmt: str, head: bytes, suffix: str) -> str:
     """The output container for an input sniffed as ``fmt``: the input's own."""
     if fmt == "MP4":
+        if suffix.lower() in (".3gp", ".3g2") or head[8:11] == b"3gp" or head[8:11] == b"3g2":
+            return "3gp"
         return "mov" if suffix.lower() == ".mov" else "mp4"
     if fmt == "MKV":
         return "webm" if b"webm" in head else "matroska"
-    if fmt == "AVI":
-        return "avi"
+    simple = {"AVI": "avi", "MPEG-TS": "mpegts", "MPEG-PS": "mpeg"}
+    if fmt in simple:
+        return simple[fmt]
     raise UnsupportedFormat(f"video ({fmt}) is not supported; nothing was written", stage="read")
 
 
@@ -159,25 +177,29 @@ def _plan(
             f"{options.max_video_pixels:,} pixels",
             stage="read",
         )
-    turns = _turns(container)
+    first = _first_frame(container)
+    turns = _turns(first)
     if turns % 2:
         width, height = height, width
-    if width % 2 or height % 2:
-        raise UnsupportedFormat(
-            f"video frames of odd size ({width} x {height}) are not supported", stage="read"
+    notes = list(_depth_notes(first))
+    padding = (width % 2, height % 2)
+    if any(padding):
+        notes.append(
+            f"frames of {width} x {height} written as {width + padding[0]} x "
+            f"{height + padding[1]}: the video codec needs even sizes, so a line of black "
+            "was added at the right or bottom"
         )
     audio = bool(container.streams.audio) and keep_audio
-    if audio and muxer == "webm":
-        rate = container.streams.audio[0].codec_context.sample_rate
-        if rate not in OPUS_RATES:
-            raise UnsupportedFormat(
-                f"WebM sound at {rate} Hz cannot be kept (Opus takes "
-                f"{', '.join(map(str, sorted(OPUS_RATES)))} Hz); use --audio drop",
-                stage="read",
-            )
     kept = [video, container.streams.audio[0]] if audio else [video]
     removed = leftovers(container, kept)
-    sound = container.streams.audio[0].codec_context if audio else None
+    sound = container.streams.audio[0] if audio else None
+    rate = sound.codec_context.sample_rate if sound else 0
+    out_rate = _output_rate(_CONTAINERS[muxer][2], rate) if sound else 0
+    if sound and out_rate != rate:
+        notes.append(f"sound written at {out_rate} Hz: the output's codec cannot store {rate} Hz")
+    start = 0.0
+    if sound is not None and sound.start_time is not None and sound.time_base is not None:
+        start = float(sound.start_time * sound.time_base)
     declared = max(video.frames, 0)
     seconds = float(video.duration * video.time_base) if video.duration and video.time_base else 0.0
     if not seconds and container.duration:
@@ -185,16 +207,50 @@ def _plan(
     estimate = round(seconds * float(video.guessed_rate or video.average_rate or 30))
     return Plan(
         muxer,
-        (width, height),
+        (width + padding[0], height + padding[1]),
         turns,
         declared,
         declared or max(estimate, 1),
         seconds,
         audio,
         tuple(dict.fromkeys(removed)),
-        sound.sample_rate if sound else 0,
-        sound.layout.nb_channels if sound else 0,
+        rate,
+        sound.codec_context.layout.nb_channels if sound else 0,
+        start,
+        out_rate,
+        padding,
+        tuple(notes),
     )
+
+
+def _output_rate(codec: str, rate: int) -> int:
+    allowed = _AUDIO_RATES[codec]
+    if allowed is None or rate in allowed:
+        return rate
+    higher = [r for r in sorted(allowed) if r >= rate]
+    return higher[0] if higher else max(allowed)
+
+
+def _depth_notes(first: av.VideoFrame) -> list[str]:
+    """Notes on a video with more than 8 bits or HDR: it is written as 8-bit SDR."""
+    notes = []
+    if first.format.components and first.format.components[0].bits > 8:
+        notes.append(f"{first.format.components[0].bits}-bit video written with 8 bits per colour")
+    hdr = _HDR_TRANSFERS.get(int(first.color_trc))
+    if hdr is not None:
+        notes.append(
+            f"HDR video ({hdr}) written as SDR without tone mapping: its colours look "
+            "flatter than on an HDR screen"
+        )
+    return notes
+
+
+@dataclass(frozen=True)
+class Written:
+    """What :func:`transcode` wrote: frames, and notes for the user."""
+
+    frames: int
+    notes: tuple[str, ...] = ()
 
 
 def transcode(
@@ -202,18 +258,19 @@ def transcode(
     target: BinaryIO,
     plan: Plan,
     stages: Sequence[FrameStage],
-    audio: AudioStage | None,
+    sound: Iterator[Samples] | None,
     progress: Callable[[int], None] | None = None,
-) -> int:
-    """Decode the video at ``path``, pass its frames through ``stages`` and its sound
-    through ``audio`` (when the plan keeps it), and write the result to
-    ``target``. Returns the number of frames written.
+) -> Written:
+    """Decode the video at ``path``, pass its frames through ``stages``, and
+    write them, with ``sound`` (the settled sound track, float32 pieces of
+    shape (channels, n) at the plan's rate, when the plan keeps it), to
+    ``target``.
 
     Any error in any thread stops them all and is raised here; nothing is
     promised about what ``target`` holds then.
     """
     with _open(path) as container:
-        return _transcode(container, target, plan, stages, audio, progress)
+        return _transcode(container, target, plan, stages, sound, progress)
 
 
 def _transcode(
@@ -221,14 +278,15 @@ def _transcode(
     target: BinaryIO,
     plan: Plan,
     stages: Sequence[FrameStage],
-    audio: AudioStage | None,
+    sound: Iterator[Samples] | None,
     progress: Callable[[int], None] | None,
-) -> int:
+) -> Written:
     if not stages:
         raise ValueError("a video needs at least one frame stage")
+    if plan.audio != (sound is not None):
+        raise ValueError("the sound must be given exactly when the plan keeps it")
     pipe = _Pipe()
     vin = _video(container)
-    ain = container.streams.audio[0] if plan.audio else None
     vin.thread_type = "AUTO"
     if vin.time_base is None:
         raise CorruptMedia("broken timestamps: the video has no time base", stage="decode")
@@ -246,18 +304,17 @@ def _transcode(
             vout.codec_context.sample_aspect_ratio = 1 / sar if plan.turns % 2 else sar
         vout.codec_context.flags |= av.codec.context.Flags.bitexact
         aout: AudioStream | None = None
-        if ain is not None:
-            layout = ain.codec_context.layout.name
-            added = output.add_stream(
-                audio_codec, rate=ain.codec_context.sample_rate, layout=layout
-            )
+        if sound is not None:
+            layout = _layout(plan.channels)
+            added = output.add_stream(audio_codec, rate=plan.output_rate, layout=layout)
             aout = cast(AudioStream, added)
             aout.codec_context.flags |= av.codec.context.Flags.bitexact
         for stream in output.streams:
             stream.metadata.clear()
         output.metadata.clear()
 
-        pipe.spawn(_decode, container, plan, audio, pipe)
+        frames_in = _Sound(sound, plan, pipe) if sound is not None else None
+        pipe.spawn(_decode, container, plan, frames_in, pipe)
         source = pipe.decoded
         for number, stage in enumerate(stages, 1):
             into = pipe.encoded if number == len(stages) else pipe.between()
@@ -290,7 +347,7 @@ def _transcode(
         pipe.wait()  # no thread outlives the call, whatever happened
         with contextlib.suppress(av.FFmpegError, OSError):
             output.close()  # a second close does nothing
-    return frames
+    return Written(frames, tuple(pipe.notes))
 
 
 def check_output(path: Path, plan: Plan, frames: int) -> None:
@@ -357,19 +414,33 @@ def pictures(path: Path, plan: Plan) -> Iterator[Picture]:
             pipe.wait()
 
 
-def sound(path: Path, rate: int) -> Iterator[Samples]:
-    """The first sound track of the video at ``path``, mono at ``rate`` Hz,
-    in pieces as it is decoded."""
-    resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
+def sound(path: Path, plan: Plan) -> Iterator[Samples]:
+    """The first sound track of the video at ``path``, float32 pieces of shape
+    (channels, n) at the plan's rate and channels, as it is decoded. Damaged
+    sound data raises :class:`~unseen.errors.CorruptMedia`."""
     with _open(path) as container:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(
+            format="fltp", layout=_layout(plan.channels), rate=plan.sample_rate
+        )
         try:
-            for frame in container.decode(container.streams.audio[0]):
-                for part in resampler.resample(frame):
-                    yield part.to_ndarray()[0].astype(np.float32)
+            for packet in container.demux(stream):
+                if packet.is_corrupt:
+                    raise CorruptMedia(
+                        f"damaged sound data at {_at(packet.pts, packet.time_base)}",
+                        stage="decode",
+                    )
+                for frame in packet.decode():
+                    for part in resampler.resample(frame):
+                        yield part.to_ndarray().reshape(plan.channels, -1).astype(np.float32)
             for part in resampler.resample(None):
-                yield part.to_ndarray()[0].astype(np.float32)
+                yield part.to_ndarray().reshape(plan.channels, -1).astype(np.float32)
         except av.FFmpegError as exc:
             raise CorruptMedia(f"cannot decode the sound: {reason(exc)}", stage="decode") from None
+
+
+def _layout(channels: int) -> str:
+    return {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
 
 
 def _video(container: av.container.InputContainer) -> VideoStream:
@@ -380,126 +451,186 @@ def _video(container: av.container.InputContainer) -> VideoStream:
     raise CorruptMedia("the file holds no video stream", stage="read")
 
 
-def _turns(container: av.container.InputContainer) -> int:
-    """Quarter turns counterclockwise that make the first frame upright."""
+def _first_frame(container: av.container.InputContainer) -> av.VideoFrame:
     try:
         first = next(container.decode(_video(container)), None)
     except av.FFmpegError as exc:
         raise CorruptMedia(f"cannot decode the video: {reason(exc)}", stage="decode") from None
     if first is None:
         raise CorruptMedia("the video holds no frames", stage="decode")
+    return first
+
+
+def _turns(first: av.VideoFrame) -> int:
+    """Quarter turns counterclockwise that make the first frame upright."""
     if first.rotation % 90:
         raise UnsupportedFormat(f"video rotated by {first.rotation} degrees", stage="read")
     return round(first.rotation / 90) % 4
 
 
+class _Clock:
+    """Presentation timestamps as a player shows the frames: in the order the
+    decoder gives them, each at its own timestamp, strictly increasing.
+
+    A frame without a timestamp, or with one that does not come after the
+    last (a duplicate, or a muxer's mistake), is held until a frame with a
+    timestamp that does; the held frames are then spread evenly between
+    the two. Held too long (``HELD_FRAMES``), or at the end, they are placed
+    one nominal frame apart. ``resolved`` counts the frames placed so.
+    """
+
+    def __init__(self, step: int) -> None:
+        self.step = max(step, 1)
+        self.first: int | None = None
+        self.last: int | None = None
+        self.held: list[Picture] = []
+        self.resolved = 0
+
+    def add(self, picture: Picture, pts: int | None) -> list[Picture]:
+        """The frames that are timed once ``picture`` (with ``pts``) is added."""
+        if pts is None or (self.last is not None and pts <= self.last + len(self.held)):
+            self.held.append(picture)
+            return self._release(None) if len(self.held) > HELD_FRAMES else []
+        return [*self._release(pts), self._timed(picture, pts)]
+
+    def finish(self) -> list[Picture]:
+        return self._release(None)
+
+    def _release(self, before: int | None) -> list[Picture]:
+        held, self.held = self.held, []
+        count = len(held)
+        self.resolved += count
+        if before is not None and self.last is not None:
+            span = (before - self.last) / (count + 1)
+            times = [self.last + round(span * (k + 1)) for k in range(count)]
+        elif before is not None:  # frames before the first with a timestamp
+            times = [max(0, before - self.step * (count - k)) for k in range(count)]
+        else:
+            first = 0 if self.last is None else self.last + self.step
+            times = [first + self.step * k for k in range(count)]
+        return [self._timed(p, t) for p, t in zip(held, times, strict=True)]
+
+    def _timed(self, picture: Picture, pts: int) -> Picture:
+        if self.last is not None and pts <= self.last:
+            pts = self.last + 1
+        if self.first is None:
+            self.first = pts
+        self.last = pts
+        return Picture(picture.index, pts, picture.rgb)
+
+
+class _Sound:
+    """The settled sound, queued as frames in step with the pictures decoded."""
+
+    def __init__(self, samples: Iterator[Samples], plan: Plan, pipe: _Pipe) -> None:
+        self.samples, self.plan, self.pipe = samples, plan, pipe
+        self.layout = _layout(plan.channels)
+        # Sound before the video's zero (a negative start) is cut: muxers take
+        # no negative timestamps.
+        self.skip = max(0, round(-plan.sound_start * plan.sample_rate))
+        self.pts = max(0, round(plan.sound_start * plan.sample_rate))
+
+    def until(self, seconds: float | None) -> None:
+        """Queue the sound up to ``seconds`` on the video's clock (None: all of it)."""
+        rate = self.plan.sample_rate
+        while seconds is None or self.pts < seconds * rate:
+            piece = next(self.samples, None)
+            if piece is None:
+                return
+            if self.skip:
+                cut = min(self.skip, piece.shape[1])
+                piece, self.skip = piece[:, cut:], self.skip - cut
+            if piece.shape[1] == 0:
+                continue
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(piece, np.float32), format="fltp", layout=self.layout
+            )
+            frame.sample_rate = rate
+            frame.pts, frame.time_base = self.pts, Fraction(1, rate)
+            self.pts += piece.shape[1]
+            self.pipe.put(self.pipe.encoded, frame)
+
+
 def _decode(
     container: av.container.InputContainer,
     plan: Plan,
-    audio: AudioStage | None,
+    sound: _Sound | None,
     pipe: _Pipe,
 ) -> None:
     video = _video(container)
-    sound = container.streams.audio[0] if plan.audio else None
-    resampler = None
-    timed: _Timed | None = None
-    if sound is not None and audio is not None:
-        ctx = sound.codec_context
-        resampler = av.AudioResampler(format="fltp", layout=ctx.layout.name, rate=ctx.sample_rate)
-        timed = _Timed(audio, ctx.layout.name, ctx.sample_rate, ctx.layout.nb_channels, pipe)
+    if video.time_base is None:
+        raise CorruptMedia("broken timestamps: the video has no time base", stage="decode")
+    time_base = video.time_base
+    rate = video.guessed_rate or video.average_rate or Fraction(30)
+    clock = _Clock(round(1 / (rate * time_base)))
     index = 0
-    first_pts: int | None = None
-    last_pts: int | None = None
+    packets = 0
+
+    def emit(timed: list[Picture]) -> None:
+        for picture in timed:
+            pipe.put(pipe.decoded, picture)
+            if sound is not None:
+                sound.until(float(picture.pts * time_base) + SOUND_LEAD)
+
     try:
-        for packet in container.demux([s for s in (video, sound) if s is not None]):
+        for packet in container.demux(video):
             if packet.is_corrupt:
                 raise CorruptMedia(
-                    f"damaged {packet.stream.type} data at {_at(packet.pts, packet.time_base)}",
+                    f"damaged video data at {_at(packet.pts, packet.time_base)}",
                     stage="decode",
                 )
+            packets += packet.size > 0
             for frame in packet.decode():
-                if isinstance(frame, av.VideoFrame):
-                    # AVI stores frames at a constant rate without presentation
-                    # times (decoders report decoding order): frames are numbered.
-                    pts = index if plan.muxer == "avi" else frame.pts
-                    if pts is None:
-                        raise CorruptMedia(
-                            f"broken timestamps: frame {index} has none", stage="decode"
-                        )
-                    if last_pts is not None and pts <= last_pts:
-                        raise CorruptMedia(
-                            f"broken timestamps: frame {index} does not come after frame "
-                            f"{index - 1}",
-                            stage="decode",
-                        )
-                    rgb = np.rot90(frame.to_ndarray(format="rgb24"), plan.turns)
-                    pipe.put(pipe.decoded, Picture(index, pts, np.ascontiguousarray(rgb)))
-                    if first_pts is None:
-                        first_pts = pts
-                    last_pts = pts
-                    index += 1
-                elif isinstance(frame, av.AudioFrame) and resampler and timed:
-                    for part in resampler.resample(frame):
-                        timed.feed(part)
-        if resampler is not None and timed is not None:
-            for part in resampler.resample(None):
-                timed.feed(part)
-            timed.end()
+                picture = Picture(index, 0, _upright(frame, plan))
+                # AVI stores frames at a constant rate without presentation
+                # times (decoders report decoding order): frames are numbered.
+                pts = index if plan.muxer == "avi" else frame.pts
+                emit(clock.add(picture, pts))
+                index += 1
+        emit(clock.finish())
+        if sound is not None:
+            sound.until(None)
     except av.FFmpegError as exc:
         raise CorruptMedia(f"cannot decode the video: {reason(exc)}", stage="decode") from None
-    if index == 0 or first_pts is None or last_pts is None or video.time_base is None:
+    if index == 0 or clock.first is None or clock.last is None:
         raise CorruptMedia("the video holds no frames", stage="decode")
-    lasted = float((last_pts - first_pts) * video.time_base)
-    if plan.declared_seconds and lasted < plan.declared_seconds - TRUNCATED_SECONDS:
-        raise CorruptMedia(
-            f"truncated or damaged: frames stop at {lasted:.2f} s of {plan.declared_seconds:.2f} s",
-            stage="decode",
-        )
-    if plan.declared_frames and index != plan.declared_frames:
-        raise CorruptMedia(
-            f"truncated or damaged: {index} frames decoded, the file declares "
-            f"{plan.declared_frames}",
-            stage="decode",
+    # Containers disagree on whether a duration counts from zero or from the
+    # first frame: the video is short only if it is short either way.
+    lasted = float(max(clock.last - clock.first, clock.last) * time_base)
+    _check_complete(plan, packets, lasted)
+    if clock.resolved:
+        pipe.notes.append(
+            f"{clock.resolved} frame(s) had no timestamp, or one that did not come after the "
+            "frame before: shown in the order decoded, between their neighbours"
         )
     pipe.put(pipe.decoded, None)
     pipe.put(pipe.encoded, None)
 
 
-class _Timed:
-    """Sound through the audio stage, queued as frames timed from where the
-    input's sound starts (the stage may return more or fewer samples than
-    it was given at each step, never in all)."""
+def _upright(frame: av.VideoFrame, plan: Plan) -> RGB:
+    """The frame's pixels as RGB, turned upright and padded to the planned size."""
+    rgb: RGB = np.rot90(frame.to_ndarray(format="rgb24"), plan.turns)
+    right, bottom = plan.padding
+    if right or bottom:
+        rgb = np.pad(rgb, ((0, bottom), (0, right), (0, 0))).astype(np.uint8, copy=False)
+    return np.ascontiguousarray(rgb)
 
-    def __init__(self, stage: AudioStage, layout: str, rate: int, channels: int, pipe: _Pipe):
-        self.stage, self.layout, self.rate, self.channels = stage, layout, rate, channels
-        self.pipe = pipe
-        self.pts: int | None = None
 
-    def feed(self, frame: av.AudioFrame) -> None:
-        if self.pts is None:
-            start = frame.pts * frame.time_base if frame.pts and frame.time_base else 0
-            self.pts = round(start * self.rate)
-        self._queue(self.stage.process(frame.to_ndarray().astype(np.float32, copy=False)))
-
-    def end(self) -> None:
-        self._queue(self.stage.flush())
-
-    def _queue(self, samples: Samples) -> None:
-        if samples.size == 0:
-            return
-        if samples.ndim != 2 or samples.shape[0] != self.channels:
-            raise CorruptMedia(
-                f"the audio stage returned samples shaped {samples.shape} for "
-                f"{self.channels} channels",
-                stage="audio",
-            )
-        out = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(samples, dtype=np.float32), format="fltp", layout=self.layout
+def _check_complete(plan: Plan, packets: int, lasted: float) -> None:
+    """Refuse a video that stops before what its container declares: its
+    frames (counted as packets: an edit list hides some frames from the
+    decoder, never from the demuxer) and its duration."""
+    if plan.declared_frames and packets < plan.declared_frames:
+        raise CorruptMedia(
+            f"truncated or damaged: {packets} frames read, the file declares "
+            f"{plan.declared_frames}",
+            stage="decode",
         )
-        out.sample_rate = self.rate
-        out.pts, out.time_base = self.pts or 0, Fraction(1, self.rate)
-        self.pts = (self.pts or 0) + samples.shape[1]
-        self.pipe.put(self.pipe.encoded, out)
+    if plan.declared_seconds and lasted < plan.declared_seconds - TRUNCATED_SECONDS:
+        raise CorruptMedia(
+            f"truncated or damaged: frames stop at {lasted:.2f} s of {plan.declared_seconds:.2f} s",
+            stage="decode",
+        )
 
 
 def _stage(
@@ -526,6 +657,8 @@ class _Pipe:
         self.encoded: queue.Queue[Any] = queue.Queue(QUEUE_FRAMES * 4)
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
+        #: What a thread found worth telling the user.
+        self.notes: list[str] = []
         self.threads: list[threading.Thread] = []
         self.caller = threading.get_ident()
 

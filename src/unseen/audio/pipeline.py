@@ -14,6 +14,7 @@ draw costs no re-encode of the pictures):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +83,14 @@ def protect_sound(
             if draw < draws:
                 continue
             tries = f" after {draws} pseudo-voices" if draws > 1 else ""
+            sung = ""
+            if speech is not None and speech.heard_by == "words":
+                sung = (
+                    " in the words the recognizer heard over other sound (singing over "
+                    "music?), where it may be matching the music as much as the voice"
+                )
             raise VerificationFailed(
-                f"{exc.reason}{tries}; nothing was written{_SUGGESTION}",
+                f"{exc.reason}{sung}{tries}; nothing was written{_SUGGESTION}",
                 stage="verify",
                 verification=exc.verification,
             ) from None
@@ -113,7 +120,8 @@ def settle_sound(track: Track, options: Options, scratch: Path) -> AudioSummary:
     :func:`settled` reads them back. Raises as :func:`protect_sound`."""
 
     def write(samples: Iterator[Samples]) -> None:
-        with open(scratch, "wb") as out:
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
             sink = Sink(out, "FLAC", track.sample_rate, track.channels)
             for chunk in samples:
                 sink.write(chunk)

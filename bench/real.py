@@ -194,7 +194,8 @@ def run_deface(clip: Path, work: Path, every: int, reference: Passes, row: Row) 
         return
     row.kept = kept(probe(clip), probe(output), sound_expected=False)
     bits = np.load(packed)
-    width, height = probe(output).size
+    # deface's masks are at the input's size (it rounds its output's up to 16).
+    width, height = probe(clip).size
     masks = (np.unpackbits(b)[: width * height].reshape(height, width).astype(bool) for b in bits)
     if len(bits) != probe(clip).frames:
         row.kept.append(f"masks for {len(bits)} frames: leaks not scored")

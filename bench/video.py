@@ -23,9 +23,10 @@ Masks are read from the outputs: unseen fills solid magenta, and a pixel is
 masked when it is magenta in the output and not in the input; deface's exact
 per-frame masks come from its own code (bench/deface_video_worker.py).
 
-Speed: each tool's command line on the same 100-frame clip with sound, in
-its own process (model loading included), wall clock and peak resident
-memory; unseen keeps the sound, deface drops it (its default).
+Speed: each tool's command line on the same 100-frame clip whose sound is a
+real voice (vctk-4), in its own process (model loading included), wall clock
+and peak resident memory; unseen keeps the sound (finding the speech,
+transforming and attacking it), deface drops it (its default).
 
 Command::
 
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import math
 import subprocess
 import sys
@@ -59,6 +61,7 @@ from unseen.config import PROFILES
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 FACES = SHARED / "faces" / "identity" / "lfw-10"
+SPEECH = SHARED / "speech" / "vctk-4"
 DEFACE_PYTHON = ROOT / "bench" / ".venv-deface" / "bin" / "python"
 DEFACE_WORKER = ROOT / "bench" / "deface_video_worker.py"
 
@@ -316,7 +319,7 @@ def scenes(faces: list[Face], frames: int, size: tuple[int, int]) -> list[Scene]
 def write_scene(
     scene: Scene, path: Path, size: tuple[int, int], bgs: dict[str, Pixels], sound: bool
 ) -> list[list[Box | None]]:
-    """Encode a scene (H.264, CRF 16, optionally with a tone) and return its boxes."""
+    """Encode a scene (H.264, CRF 16, optionally with a voice) and return its boxes."""
     truth = []
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=RATE, options={"crf": "16", "preset": "veryfast"})
@@ -332,13 +335,33 @@ def write_scene(
         out.mux(video.encode(None))
         if audio is not None:
             n = scene.frames * 48000 // RATE
-            tone = (0.1 * np.sin(np.arange(n) * 2 * np.pi * 220 / 48000)).astype(np.float32)
+            said = speech(n)
             for start in range(0, n, 4800):
-                block = av.AudioFrame.from_ndarray(tone[None, start : start + 4800], "fltp", "mono")
+                block = av.AudioFrame.from_ndarray(said[None, start : start + 4800], "fltp", "mono")
                 block.sample_rate, block.pts, block.time_base = 48000, start, Fraction(1, 48000)
                 out.mux(audio.encode(block))
             out.mux(audio.encode(None))
     return truth
+
+
+@functools.cache
+def _sentences() -> npt.NDArray[np.float32]:
+    """One real speaker's ten sentences (vctk-4, p226), at 48 kHz mono."""
+    parts = []
+    for path in sorted((SPEECH / "p226").glob("*.wav")):
+        with av.open(str(path)) as container:
+            resampler = av.AudioResampler(format="fltp", layout="mono", rate=48000)
+            for frame in container.decode(audio=0):
+                parts += [p.to_ndarray()[0] for p in resampler.resample(frame)]
+            parts += [p.to_ndarray()[0] for p in resampler.resample(None)]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def speech(n: int) -> npt.NDArray[np.float32]:
+    """``n`` samples (48 kHz) of a real voice: the sound track of every clip
+    with sound, so that the speed runs include finding speech and changing it."""
+    said = _sentences()
+    return np.ascontiguousarray(np.tile(said, n // len(said) + 1)[:n])
 
 
 def decoded(path: Path) -> list[Pixels]:

@@ -131,38 +131,41 @@ def kept(before: Media, after: Media, sound_expected: bool) -> list[str]:
 
 def score_leaks(
     name: str,
-    tool: str,
     source: Path,
-    masks: Iterator[Mask],
+    tools: dict[str, tuple[Iterator[Mask], Row]],
     every: int,
     reference: Passes,
-    leaks: list[list[int]],
 ) -> None:
-    """Add the reference faces of every ``every``-th frame, and those less
-    than 80% masked, to ``leaks``; print each leak."""
-    for index, (before, mask) in enumerate(zip(frames(source), masks, strict=False)):
+    """Find the reference faces of every ``every``-th frame once, and add to
+    each tool's row the faces it left less than 80% masked; print each leak."""
+    masks = {tool: iter(found) for tool, (found, _) in tools.items()}
+    for index, before in enumerate(frames(source)):
+        shown = {tool: next(found, None) for tool, found in masks.items()}
         if index % every:
             continue
-        height, width = mask.shape
-        for (x1, y1, x2, y2), found, detector in detect_faces(before, reference):
-            if y2 - y1 < MIN_HEIGHT:
+        faces = [f for f in detect_faces(before, reference) if f[0][3] - f[0][1] >= MIN_HEIGHT]
+        for tool, mask in shown.items():
+            if mask is None:
                 continue
-            top, bottom = max(0, round(y1)), min(height, round(y2))
-            box = mask[top:bottom, max(0, round(x1)) : min(width, round(x2))]
-            leak = box.size > 0 and float(box.mean()) < PROTECTED
-            for tier, count in enumerate(leaks):
-                if tier == 0 or found >= CONFIDENT:
-                    count[0] += 1
-                    count[1] += leak
-            if leak:
-                print(
-                    f"    leak? {tool} {name} frame {index} box {x1:.0f},{y1:.0f}-{x2:.0f},"
-                    f"{y2:.0f} {detector} {found:.2f} masked {float(box.mean()):.0%}",
-                    file=sys.stderr,
-                )
+            height, width = mask.shape
+            for (x1, y1, x2, y2), found, detector in faces:
+                top, bottom = max(0, round(y1)), min(height, round(y2))
+                box = mask[top:bottom, max(0, round(x1)) : min(width, round(x2))]
+                leak = box.size > 0 and float(box.mean()) < PROTECTED
+                for tier, count in enumerate(tools[tool][1].leaks):
+                    if tier == 0 or found >= CONFIDENT:
+                        count[0] += 1
+                        count[1] += leak
+                if leak:
+                    print(
+                        f"    leak? {tool} {name} frame {index} box {x1:.0f},{y1:.0f}-"
+                        f"{x2:.0f},{y2:.0f} {detector} {found:.2f} masked {float(box.mean()):.0%}",
+                        file=sys.stderr,
+                    )
 
 
-def run_unseen(clip: Path, work: Path, every: int, reference: Passes, row: Row) -> None:
+def run_unseen(clip: Path, work: Path, row: Row) -> Iterator[Mask] | None:
+    """unseen on ``clip``: fills ``row``, returns the masks it applied (None if refused)."""
     began = time.perf_counter()
     report = unseen.anonymize([clip], work / "unseen", options=unseen.Options(color=MAGENTA))
     row.seconds = time.perf_counter() - began
@@ -170,16 +173,16 @@ def run_unseen(clip: Path, work: Path, every: int, reference: Passes, row: Row) 
     row.released = result.status == "ok"
     row.reason = result.error or "; ".join(result.notes)
     if not row.released or result.output is None:
-        return
+        return None
     output = Path(result.output)
     row.kept = kept(probe(clip), probe(output), sound_expected=True)
     pairs = zip(frames(output), frames(clip), strict=False)
     # An odd-sized input is written one pixel larger: compare the common part.
-    masks = (magenta(a)[: b.shape[0], : b.shape[1]] & ~magenta(b) for a, b in pairs)
-    score_leaks(clip.name, "unseen", clip, masks, every, reference, row.leaks)
+    return (magenta(a)[: b.shape[0], : b.shape[1]] & ~magenta(b) for a, b in pairs)
 
 
-def run_deface(clip: Path, work: Path, every: int, reference: Passes, row: Row) -> None:
+def run_deface(clip: Path, work: Path, row: Row) -> Iterator[Mask] | None:
+    """deface on ``clip``: fills ``row``, returns its exact masks (None if it failed)."""
     output, packed = work / f"deface-{clip.stem}.mp4", work / f"deface-{clip.stem}.npy"
     began = time.perf_counter()
     done = subprocess.run(
@@ -191,7 +194,7 @@ def run_deface(clip: Path, work: Path, every: int, reference: Passes, row: Row) 
     row.released = done.returncode == 0 and output.exists() and packed.exists()
     if not row.released:
         row.reason = (done.stderr.strip().splitlines() or ["failed"])[-1]
-        return
+        return None
     row.kept = kept(probe(clip), probe(output), sound_expected=False)
     bits = np.load(packed)
     # deface's masks are at the input's size (it rounds its output's up to 16).
@@ -199,8 +202,8 @@ def run_deface(clip: Path, work: Path, every: int, reference: Passes, row: Row) 
     masks = (np.unpackbits(b)[: width * height].reshape(height, width).astype(bool) for b in bits)
     if len(bits) != probe(clip).frames:
         row.kept.append(f"masks for {len(bits)} frames: leaks not scored")
-        return
-    score_leaks(clip.name, "deface", clip, masks, every, reference, row.leaks)
+        return None
+    return masks
 
 
 def repeat(clip: Path, times: int) -> None:
@@ -253,13 +256,16 @@ def main() -> None:
     rows: dict[str, list[Row]] = {"unseen": [], "deface": []}
     with tempfile.TemporaryDirectory(prefix="bench-real-") as work:
         for clip in clips:
-            row = Row(clip.name)
-            run_unseen(clip, Path(work), args.every, reference, row)
-            rows["unseen"].append(row)
-            if deface:
-                other = Row(clip.name)
-                run_deface(clip, Path(work), args.every, reference, other)
-                rows["deface"].append(other)
+            tools: dict[str, tuple[Iterator[Mask], Row]] = {}
+            for tool, run in (("unseen", run_unseen), ("deface", run_deface)):
+                if tool == "deface" and not deface:
+                    continue
+                row = Row(clip.name)
+                rows[tool].append(row)
+                masks = run(clip, Path(work), row)
+                if masks is not None:
+                    tools[tool] = (masks, row)
+            score_leaks(clip.name, clip, tools, args.every, reference)
             print(f"  {clip.name}: done ({time.monotonic() - started:.0f} s)", file=sys.stderr)
     report(rows, args.every, time.monotonic() - started)
 

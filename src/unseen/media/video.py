@@ -57,7 +57,7 @@ TRUNCATED_SECONDS = 0.5
 #: Frames whose timestamps do not increase, held until one that does tells
 #: where they belong (then spread evenly before it); beyond this many, they
 #: are placed one nominal frame apart.
-HELD_FRAMES = 16
+HELD_FRAMES = 8
 #: Seconds of settled sound queued ahead of the last frame decoded (the
 #: muxer interleaves the two; this bounds what it holds).
 SOUND_LEAD = 1.0

@@ -25,6 +25,7 @@ PUBLIC = [
     "ModelMissing",
     "Options",
     "OutputError",
+    "Plan",
     "RunReport",
     "UnseenError",
     "UnsupportedFormat",
@@ -32,7 +33,10 @@ PUBLIC = [
     "VerificationFailed",
     "__version__",
     "anonymize",
+    "apply",
     "inspect",
+    "iter_anonymize",
+    "plan",
     "verify_file",
 ]
 
@@ -53,7 +57,10 @@ def test_public_names_are_exactly_the_curated_list() -> None:
 def test_public_functions_are_documented() -> None:
     for name in (
         "anonymize",
+        "apply",
         "inspect",
+        "iter_anonymize",
+        "plan",
         "verify_file",
         "Options",
         "RunReport",

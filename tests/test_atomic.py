@@ -24,6 +24,7 @@ from helpers import (
 
 import unseen
 import unseen.api
+import unseen.handlers.image
 from unseen.errors import VerificationFailed
 
 
@@ -49,7 +50,7 @@ def test_failed_check_leaves_no_temporary_file_and_no_empty_folders(
         assert path.exists()
         raise VerificationFailed("rejected by the test", stage="verify")
 
-    monkeypatch.setattr(unseen.api, "_check_output", reject)
+    monkeypatch.setattr(unseen.handlers.image, "check_output", reject)
     report = unseen.anonymize([_tree(tmp_path)], tmp_path / "out")
     [result] = report.files
     assert (result.status, result.stage, result.error) == (
@@ -70,7 +71,7 @@ def test_failed_check_leaves_no_temporary_file_and_no_empty_folders(
 def test_the_private_folder_is_0700_while_it_exists_and_removed_after(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_encode = unseen.api.encode
+    real_encode = unseen.handlers.image.encode
     modes: dict[str, int] = {}
 
     def watching(decoded: Any, frames: Any, fmt: str, stream: BinaryIO) -> None:
@@ -80,7 +81,7 @@ def test_the_private_folder_is_0700_while_it_exists_and_removed_after(
         modes["file"] = temporary.stat().st_mode
         real_encode(decoded, frames, fmt, stream)
 
-    monkeypatch.setattr(unseen.api, "encode", watching)
+    monkeypatch.setattr(unseen.handlers.image, "encode", watching)
     assert unseen.anonymize([_tree(tmp_path)], tmp_path / "out").ok
     assert stat.S_ISDIR(modes["folder"]) and modes["folder"] & 0o777 == 0o700
     assert stat.S_ISREG(modes["file"]) and modes["file"] & 0o777 == 0o600
@@ -93,7 +94,7 @@ def test_failed_encoding_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monk
         stream.write(b"\x89PNG\r\n\x1a\n half a file")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(unseen.api, "encode", half_then_fail)
+    monkeypatch.setattr(unseen.handlers.image, "encode", half_then_fail)
     (tmp_path / "out").mkdir()
     report = unseen.anonymize([_tree(tmp_path)], tmp_path / "out")
     assert report.files[0].error == "cannot write the output: No space left on device"
@@ -106,14 +107,14 @@ def test_an_output_that_does_not_decode_is_not_released(
 ) -> None:
     """A writer that silently produces a cut-off file: the header reads back
     fine, the pixel data does not, and the check catches it."""
-    real = unseen.api.encode
+    real = unseen.handlers.image.encode
 
     def truncated(decoded: Any, frames: Any, fmt: str, stream: BinaryIO) -> None:
         whole = BytesIO()
         real(decoded, frames, fmt, whole)
         stream.write(whole.getvalue()[: len(whole.getvalue()) // 2])
 
-    monkeypatch.setattr(unseen.api, "encode", truncated)
+    monkeypatch.setattr(unseen.handlers.image, "encode", truncated)
     (tmp_path / "out").mkdir()
     # JPEG: its header and EXIF come first, so only decoding the pixels fails.
     options = unseen.Options(format="jpeg")
@@ -129,7 +130,7 @@ def test_interruption_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
         stream.write(b"partial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(unseen.api, "encode", interrupted)
+    monkeypatch.setattr(unseen.handlers.image, "encode", interrupted)
     with pytest.raises(KeyboardInterrupt):
         unseen.anonymize([_tree(tmp_path)], tmp_path / "out")
     assert _leftovers(tmp_path) == []
@@ -139,10 +140,10 @@ def test_interruption_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_interrupted_command_exits_130_and_leaves_nothing(tmp_path: Path) -> None:
     src = _tree(tmp_path)
     code = (
-        "import sys, unseen.api\n"
+        "import sys, unseen.handlers.image\n"
         "def boom(*args):\n"
         "    raise KeyboardInterrupt\n"
-        "unseen.api.encode = boom\n"
+        "unseen.handlers.image.encode = boom\n"
         "from unseen.cli.main import main\n"
         "sys.argv = ['unseen', *sys.argv[1:]]\n"
         "main()\n"
@@ -183,7 +184,7 @@ def test_a_refused_replacement_keeps_the_previous_output(
     def reject(path: Path, *args: Any) -> None:
         raise VerificationFailed("rejected by the test", stage="verify")
 
-    monkeypatch.setattr(unseen.api, "_check_output", reject)
+    monkeypatch.setattr(unseen.handlers.image, "check_output", reject)
     assert not unseen.anonymize([src], tmp_path / "out", force=True).ok
     assert output.read_bytes() == before
     assert _leftovers(tmp_path) == []

@@ -24,6 +24,7 @@ from helpers import astronaut, encoded
 import unseen
 import unseen.audio.pipeline
 import unseen.audio.replace
+from unseen.audio.pipeline import Attacked
 from unseen.audio.voice import VoiceStream
 from unseen.cli.main import main
 from unseen.media.sniff import HEAD_BYTES, sniff
@@ -165,7 +166,7 @@ def test_a_recording_at_full_scale_does_not_clip() -> None:
 
 def test_attacker_similarity_drops() -> None:
     x = speech(8.0)[None]
-    stream = VoiceStream(16_000, 1, seed=3)
+    stream = Attacked(VoiceStream(16_000, 1, seed=3))
     stream.process(x)
     stream.flush()
     before, after = stream.similarity()

@@ -3,6 +3,7 @@ on real faces, checked by what ends up on disk and on the terminal."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -321,3 +322,16 @@ def test_version_and_help() -> None:
     text = run_cli("anonymize", "--help").stdout
     for option in ("--out", "--force", "--fill", "--format", "--frames", "--report"):
         assert option in text
+
+
+def test_the_command_line_options_come_from_the_settings_table() -> None:
+    from unseen.config import SETTINGS, Options
+    from unseen.media.image import FORMATS
+
+    fields = {f.name for f in dataclasses.fields(Options)}
+    assert {s.field for s in SETTINGS} <= fields
+    [fmt] = [s for s in SETTINGS if s.field == "format"]
+    assert set(fmt.choices) == {f.lower() for f in FORMATS}
+    text = run_cli("anonymize", "--help").stdout + run_cli("plan", "--help").stdout
+    for setting in SETTINGS:
+        assert text.count(setting.flag) >= 2, setting.flag

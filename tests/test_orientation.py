@@ -25,6 +25,7 @@ from PIL import Image
 
 import unseen
 import unseen.api
+import unseen.handlers.image
 from unseen.types import Detections
 
 W, H = 224, 160  # landscape, so that orientations 5 to 8 store it as portrait
@@ -141,7 +142,7 @@ def sweep(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     root = tmp_path_factory.mktemp("sweep")
     results = {}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(unseen.api, "detect_faces", _no_faces)
+        patch.setattr(unseen.handlers.image, "detect_faces", _no_faces)
         for folder in ("jpg", "tiff", "heic"):
             inputs = [f for f in files if f.is_relative_to(base / folder)]
             # Writing HEIF takes 25 to 60 s per phone photo on two cores (x265):

@@ -31,6 +31,7 @@ from PIL import Image, ImageFilter
 
 import unseen
 import unseen.api
+import unseen.handlers.image
 import unseen.mask.apply
 from unseen.cli.main import main
 from unseen.types import Detections, MaskRegion
@@ -152,13 +153,13 @@ def test_frames_of_different_sizes_cannot_pass(attackers: Any) -> None:
 
 
 def _skipping_the_rightmost_face(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = unseen.api.apply_masks
+    real = unseen.handlers.image.apply_masks
 
     def skip_last(pixels: Any, dets: Detections, options: Any, frame: int = 0) -> Any:
         rightmost = int(np.argmax(dets.boxes[:, 0]))
         return real(pixels, dets.select(np.arange(len(dets)) != rightmost), options, frame)
 
-    monkeypatch.setattr(unseen.api, "apply_masks", skip_last)
+    monkeypatch.setattr(unseen.handlers.image, "apply_masks", skip_last)
 
 
 def test_a_face_only_the_residual_check_finds_is_masked_too(
@@ -187,7 +188,7 @@ def test_a_missed_face_is_caught_and_nothing_is_released(
     src = _source(tmp_path, image, "group.png")
     _skipping_the_rightmost_face(monkeypatch)
     # ... and the late mask fails too: the check on the written file must refuse it.
-    monkeypatch.setattr(unseen.api, "mask_missed", lambda pixels, *_: (pixels, ()))
+    monkeypatch.setattr(unseen.handlers.image, "mask_missed", lambda pixels, *_: (pixels, ()))
     report = unseen.anonymize([src], tmp_path / "out")
     [result] = report.files
     assert (result.status, result.stage, result.output) == ("failed", "verify", None)
@@ -226,7 +227,7 @@ def test_a_lightly_blurred_face_is_caught_and_nothing_is_released(
 
 def _planting(monkeypatch: pytest.MonkeyPatch, segment: bytes) -> None:
     """An encoder that writes the protected JPEG, plus ``segment`` after SOI."""
-    real = unseen.api.encode
+    real = unseen.handlers.image.encode
 
     def leaky(decoded: Any, frames: Any, fmt: str, stream: Any) -> None:
         buffer = io.BytesIO()
@@ -234,7 +235,7 @@ def _planting(monkeypatch: pytest.MonkeyPatch, segment: bytes) -> None:
         data = buffer.getvalue()
         stream.write(data[:2] + segment + data[2:])
 
-    monkeypatch.setattr(unseen.api, "encode", leaky)
+    monkeypatch.setattr(unseen.handlers.image, "encode", leaky)
 
 
 @pytest.mark.parametrize(
@@ -351,7 +352,7 @@ def test_the_html_report_shows_every_file_and_face_and_fetches_nothing(
     image, _ = crowd(3, 96)
     group = _source(tmp_path, image, "group.png")
     leaky = _source(tmp_path, astronaut(128), "leaky.jpg")
-    real = unseen.api.encode
+    real = unseen.handlers.image.encode
 
     def gps_for_leaky(decoded: Any, frames: Any, fmt: str, stream: Any) -> None:
         buffer = io.BytesIO()
@@ -360,7 +361,7 @@ def test_the_html_report_shows_every_file_and_face_and_fetches_nothing(
         extra = exif_segment(exif_tiff()) if fmt == "JPEG" else b""
         stream.write(data[:2] + extra + data[2:])
 
-    monkeypatch.setattr(unseen.api, "encode", gps_for_leaky)
+    monkeypatch.setattr(unseen.handlers.image, "encode", gps_for_leaky)
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["anonymize", str(group), str(leaky), "--out", str(out)])
     assert result.exit_code == 1

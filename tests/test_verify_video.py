@@ -21,7 +21,7 @@ import unseen.track
 import unseen.verify.video
 from unseen.config import REID_EVERY, Options
 from unseen.media import video
-from unseen.types import Detections, MaskRegion, Speech
+from unseen.types import Detections, MaskRegion
 
 
 def _forget_frame_7(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,9 +117,9 @@ def test_an_unchanged_voice_fails_the_video(
 
     drawn: list[Rigged] = []
 
-    def parrot(rate: int, channels: int, options: Options, speech: Speech | None) -> Rigged:
+    def parrot(rate: int, channels: int, options: Options) -> Rigged:
         """A voice stage that hands the original back."""
-        drawn.append(Rigged(rate, channels, speech, lambda samples: samples))
+        drawn.append(Rigged(rate, channels, lambda samples: samples))
         return drawn[-1]
 
     encoded: list[Path] = []

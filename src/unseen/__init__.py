@@ -6,7 +6,7 @@
 
 __version__ = "0.1.0"
 
-from unseen.api import anonymize, inspect, verify_file
+from unseen.api import anonymize, apply, inspect, iter_anonymize, plan, verify_file
 from unseen.config import Options
 from unseen.errors import (
     CorruptMedia,
@@ -18,6 +18,7 @@ from unseen.errors import (
     UnsupportedFormat,
     VerificationFailed,
 )
+from unseen.plans import Plan
 from unseen.types import FileResult, Finding, Inspection, MaskRegion, RunReport, Verification
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ModelMissing",
     "Options",
     "OutputError",
+    "Plan",
     "RunReport",
     "UnseenError",
     "UnsupportedFormat",
@@ -38,6 +40,9 @@ __all__ = [
     "VerificationFailed",
     "__version__",
     "anonymize",
+    "apply",
     "inspect",
+    "iter_anonymize",
+    "plan",
     "verify_file",
 ]

@@ -7,7 +7,7 @@ agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Fill = Literal["solid", "noise", "pixelate", "blur"]
 Shape = Literal["ellipse", "box"]
@@ -49,6 +49,18 @@ TILE_SIZE = 2048
 TILE_OVERLAP = 256
 
 
+class PassSpec(NamedTuple):
+    """One detection pass by name: a detector, the scale it sees the image
+    at, and the score from which its candidates count."""
+
+    detector: str
+    scale: float
+    threshold: float
+
+
+Passes = tuple[PassSpec, ...]
+
+
 def pass_label(detector: str, scale: float) -> str:
     """How a pass names what it found: ``centerface``, or ``centerface@2x`` when enlarged."""
     return detector if scale == 1.0 else f"{detector}@{scale:g}x"
@@ -62,46 +74,51 @@ class Profile:
     only small faces, and need their own, stricter threshold because
     enlarged textures fool detectors more often."""
 
-    passes: tuple[tuple[str, float, float], ...]
+    passes: Passes
     #: Weaker candidates worth a second look, as ``(detector, scale,
     #: threshold)`` of one of ``passes``: a candidate of that pass scoring
     #: from this threshold up to the pass's own is masked when another pass
     #: saw the same face too (at its detector's ``SECOND_OPINION``), or when it
     #: is taller than the enlarged passes look (detect/tiling.py). Low scores
     #: alone are mostly textures; agreement between views rarely is.
-    seconded: tuple[tuple[str, float, float], ...] = ()
+    seconded: Passes = ()
     #: The passes run on every video frame, when they differ: tracking across
     #: frames recovers what a lighter search misses in one (README, Video).
-    video: tuple[tuple[str, float, float], ...] | None = None
+    video: Passes | None = None
     #: Passes that only add faces, as ``(detector, scale, threshold)``: their
     #: candidates of ``ADDED_MIN_FACE`` pixels and up that no other pass found
     #: are masked too (detect/tiling.py). A half-size view shows a large face
     #: at the size CenterFace finds best, and finds some in shadow or
     #: half-turned that the full-size view scores lower; its boxes are
     #: looser, so they never widen a face another pass found.
-    additions: tuple[tuple[str, float, float], ...] = ()
+    additions: Passes = ()
 
 
 #: Tuned on a third of widerface-dev; measured figures for each profile are
 #: in the README (bench/faces.py, all 300 images).
 PROFILES: dict[str, Profile] = {
     "fast": Profile(
-        passes=(("centerface", 1.0, 0.15), ("yunet", 1.0, 0.5)), video=(("yunet", 1.0, 0.5),)
+        passes=(PassSpec("centerface", 1.0, 0.15), PassSpec("yunet", 1.0, 0.5)),
+        video=(PassSpec("yunet", 1.0, 0.5),),
     ),
     "default": Profile(
-        passes=(("centerface", 1.0, 0.15), ("centerface", 2.0, 0.15), ("yunet", 1.0, 0.75)),
-        seconded=(("centerface", 1.0, 0.09),),
-        video=(("yunet", 1.0, 0.3), ("centerface", 0.5, 0.1)),
-        additions=(("centerface", 0.5, 0.1),),
+        passes=(
+            PassSpec("centerface", 1.0, 0.15),
+            PassSpec("centerface", 2.0, 0.15),
+            PassSpec("yunet", 1.0, 0.75),
+        ),
+        seconded=(PassSpec("centerface", 1.0, 0.09),),
+        video=(PassSpec("yunet", 1.0, 0.3), PassSpec("centerface", 0.5, 0.1)),
+        additions=(PassSpec("centerface", 0.5, 0.1),),
     ),
     "thorough": Profile(
         passes=(
-            ("centerface", 1.0, 0.1),
-            ("centerface", 2.0, 0.1),
-            ("yunet", 1.0, 0.5),
-            ("yunet", 2.0, 0.6),
+            PassSpec("centerface", 1.0, 0.1),
+            PassSpec("centerface", 2.0, 0.1),
+            PassSpec("yunet", 1.0, 0.5),
+            PassSpec("yunet", 2.0, 0.6),
         ),
-        additions=(("centerface", 0.5, 0.1),),
+        additions=(PassSpec("centerface", 0.5, 0.1),),
     ),
 }
 
@@ -114,7 +131,7 @@ SECOND_OPINION: dict[str, float] = {"centerface": 0.05, "yunet": 0.2}
 #: Verification (README, "Verification"): detection passes run on a mirrored
 #: view of each output, as (detector, scale, threshold); stricter than the
 #: masking passes, because a hit here fails the file.
-VERIFY_PASSES: tuple[tuple[str, float, float], ...] = (("yunet", 1.0, 0.75),)
+VERIFY_PASSES: Passes = (PassSpec("yunet", 1.0, 0.75),)
 #: Recognizers that attack every masked face ("dlib" is a second opinion on request).
 VERIFY_RECOGNIZERS: tuple[str, ...] = ("sface",)
 #: Faces shorter than this (pixels, face box) are not attacked by the
@@ -242,21 +259,110 @@ class Options:
             return {}
         return {pass_label(name, scale): t for name, scale, t in PROFILES[self.profile].seconded}
 
-    def additions(self) -> tuple[tuple[str, float, float], ...]:
+    def additions(self) -> Passes:
         """The profile's passes that only add large faces (Profile.additions),
         with ``threshold`` replacing theirs when set."""
         return self._with_threshold(PROFILES[self.profile].additions)
 
-    def passes(self, video: bool = False) -> tuple[tuple[str, float, float], ...]:
+    def passes(self, video: bool = False) -> Passes:
         """``(detector name, scale, threshold)`` for each detection pass (on
         video frames when ``video``)."""
         profile = PROFILES[self.profile]
         chosen = profile.video if video and profile.video is not None else profile.passes
         return self._with_threshold(chosen)
 
-    def _with_threshold(
-        self, passes: tuple[tuple[str, float, float], ...]
-    ) -> tuple[tuple[str, float, float], ...]:
+    def _with_threshold(self, passes: Passes) -> Passes:
         if self.threshold is None:
             return passes
-        return tuple((name, scale, self.threshold) for name, scale, _ in passes)
+        return tuple(PassSpec(name, scale, self.threshold) for name, scale, _ in passes)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One user-facing setting of :class:`Options`, as a front end shows it:
+    the command line builds its options from :data:`SETTINGS` (and a web
+    form can), so a setting is declared once, with its help and bounds."""
+
+    #: The :class:`Options` field it sets.
+    field: str
+    #: Its command-line flag.
+    flag: str
+    help: str
+    #: The values allowed (empty: any of ``kind``), and extra spellings accepted.
+    choices: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    #: Inclusive bounds of a number.
+    bounds: tuple[float, float] | None = None
+    kind: type = str
+    #: A flag that turns the field off (``--no-verify`` sets ``verify`` false).
+    negates: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "fill",
+        "--fill",
+        "How faces are covered. 'pixelate' and 'blur' are WEAKER: published attacks can "
+        "recognize faces through them.",
+        choices=FILLS,
+    ),
+    Setting("shape", "--shape", "Mask outline.", choices=SHAPES),
+    Setting(
+        "profile",
+        "--profile",
+        "Detection effort: 'fast' is quicker, 'thorough' finds more small faces "
+        "(measured figures in the README).",
+        choices=tuple(PROFILES),
+    ),
+    Setting(
+        "threshold",
+        "--threshold",
+        "Detector score above which a face is masked, for every detector. Lower masks "
+        "more. [default: each detector's threshold in the profile]",
+        bounds=(0.01, 0.99),
+        kind=float,
+    ),
+    Setting(
+        "format",
+        "--format",
+        "Write this format instead of the input's.",
+        choices=("jpeg", "png", "webp", "tiff", "bmp", "gif", "heif", "avif"),
+        aliases=("jpg", "heic"),
+    ),
+    Setting(
+        "frames",
+        "--frames",
+        "Animated images: protect all frames or keep the first.",
+        choices=("all", "first"),
+    ),
+    Setting(
+        "audio",
+        "--audio",
+        "Videos: keep the sound (re-encoded, through the --voice stage) or drop it.",
+        choices=AUDIO,
+    ),
+    Setting(
+        "voice",
+        "--voice",
+        "Audio: 'transform' gives each voice a new pseudo-voice (a fresh one per file); "
+        "'replace' re-speaks the words with a synthetic voice and drops all other sound; "
+        "'keep' leaves voices IDENTIFIABLE and only removes metadata.",
+        choices=VOICES,
+    ),
+    Setting(
+        "voice_seed",
+        "--voice-seed",
+        "Audio: the same pseudo-voice in every file for this number. Files that share "
+        "a seed can be LINKED to each other; keep the number secret.",
+        bounds=(0, 2**63 - 1),
+        kind=int,
+    ),
+    Setting(
+        "verify",
+        "--no-verify",
+        "Do not attack the outputs before releasing them (residual faces, "
+        "re-identification). NOT RECOMMENDED: recorded in the report.",
+        kind=bool,
+        negates=True,
+    ),
+)

@@ -1,16 +1,31 @@
-"""The HTML report: one run, for people to read in a browser.
+"""The reports of a run, and what a person must be told about it.
 
-One self-contained page: inline styles and inline SVG, no scripts, and a
-content security policy that forbids fetching anything. Like the JSON report
-it holds names, boxes and scores, never pixels.
+The JSON report (docs/report.md) and the HTML page: one self-contained page
+with inline styles and inline SVG, no scripts, and a content security policy
+that forbids fetching anything. Like the JSON report it holds names, boxes
+and scores, never pixels. :func:`warnings` and :func:`notices` are the
+words every front end says before and after a run.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import os
 from collections.abc import Sequence
+from datetime import datetime
 from html import escape
+from pathlib import Path
+from typing import BinaryIO
 
-from unseen.config import REID_CONTEXT_MARGIN, REID_EVERY, VOICE_SIMILARITY_LIMIT
+from unseen.config import (
+    REID_CONTEXT_MARGIN,
+    REID_EVERY,
+    VOICE_SIMILARITY_LIMIT,
+    WEAK_FILLS,
+    Options,
+)
+from unseen.output import write_atomic
 from unseen.types import AudioSummary, FaceScore, FileResult, RunReport
 
 _STYLE = """
@@ -245,3 +260,95 @@ def _plot(recognizer: str, scores: Sequence[FaceScore]) -> str:
         "green: after (no match), red: after (match)</text></svg>"
     )
     return "".join(items)
+
+
+def warnings(options: Options) -> tuple[str, ...]:
+    """What a person must hear before a run with ``options`` starts: choices
+    that weaken the protection (every front end says the same)."""
+    said = []
+    if not options.verify:
+        said.append(
+            "WARNING: --no-verify: outputs will be released WITHOUT being attacked; a face "
+            "left visible or recognizable will not be caught. The report records this."
+        )
+    if options.fill in WEAK_FILLS:
+        said.append(
+            f"warning: --fill {options.fill} is reversible by published attacks; "
+            "use solid or noise to protect people"
+        )
+    if options.voice == "keep":
+        said.append(
+            "warning: --voice keep leaves voices as they are: speaker recognition "
+            "can identify the people speaking"
+        )
+    return tuple(said)
+
+
+def notices(report: RunReport) -> tuple[str, ...]:
+    """What a person must hear after a run: what its outputs do not resist."""
+    transformed = sum(
+        f.status == "ok"
+        and f.audio is not None
+        and f.audio.voice == "transform"
+        and f.audio.draws > 0
+        for f in report.files
+    )
+    if not transformed:
+        return ()
+    return (
+        f"note: {transformed} file(s) with transformed voices: this resists comparison "
+        "with other recordings, not an attacker who runs unseen on another recording of "
+        "the speaker; --voice replace resists that (README: Audio)",
+    )
+
+
+def write_reports(
+    report: RunReport, out_dir: Path, path: Path | None = None, *, force: bool = False
+) -> tuple[Path, Path]:
+    """Write the JSON report (at ``path``, or ``unseen-report-TIME.json`` in
+    ``out_dir``, never over another run's) and the HTML page next to it, each
+    atomically; returns both paths. ``force`` lets an explicit ``path`` be
+    replaced."""
+    path = path or _free_report_path(out_dir)
+    html = html_path(path)
+    pages = (
+        (path, (json_text(report.to_dict()) + "\n").encode("utf-8")),
+        # Names that are not valid UTF-8 become \udcXX escapes, as in the JSON.
+        (html, render_html(report).encode("utf-8", "backslashreplace")),
+    )
+    for target, content in pages:
+        write_atomic(target, functools.partial(_write, content), _nothing, force=force)
+    return path, html
+
+
+def json_text(value: object) -> str:
+    """JSON that any UTF-8 stream accepts. File names that are not valid UTF-8
+    hold lone surrogates in Python; they are written as ``\\udcXX`` escapes,
+    which ``json.loads`` turns back into the same names."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def html_path(report_path: Path) -> Path:
+    """The HTML report next to the JSON one: same name, ``.html``."""
+    if report_path.suffix == ".html":
+        return report_path.with_name(report_path.name + ".html")
+    return report_path.with_suffix(".html")
+
+
+def _free_report_path(out_dir: Path) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = out_dir / f"unseen-report-{stamp}.json"
+    number = 2
+    while os.path.lexists(path) or os.path.lexists(html_path(path)):
+        path = out_dir / f"unseen-report-{stamp}-{number}.json"
+        number += 1
+    return path
+
+
+def _write(content: bytes, stream: BinaryIO) -> None:
+    stream.write(content)
+
+
+def _nothing(path: Path) -> None:
+    """A report needs no check beyond being written whole."""

@@ -19,16 +19,16 @@ released only once nothing more can be added to them.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from unseen.config import Options
 from unseen.detect import Detector, detect_faces
-from unseen.mask import apply_masks
+from unseen.mask import apply_masks, plan_masks
 from unseen.media.video import Picture
 from unseen.types import Detections, MaskRegion, TrackSummary
 
@@ -58,31 +58,11 @@ class _Track:
     last: int
     box: Box
     velocity: Box
-    score: float
-    source: str
     detected: int = 1
-    masked: int = 0
-    first_masked: int = 0
-    last_masked: int = 0
-    extent: Box | None = None
 
     def predict(self, frame: int) -> Box:
         steps = frame - self.last
         return _grow(self.box + self.velocity * steps, GROWTH * abs(steps))
-
-    def summary(self) -> TrackSummary:
-        assert self.extent is not None
-        x1, y1, x2, y2 = (round(float(v), 1) for v in self.extent)
-        return TrackSummary(
-            id=self.id,
-            first_frame=self.first_masked,
-            last_frame=self.last_masked,
-            frames_masked=self.masked,
-            frames_detected=self.detected,
-            face_extent=(x1, y1, x2, y2),
-            score=self.score,
-            detector=self.source,
-        )
 
 
 @dataclass
@@ -98,8 +78,8 @@ class Tracker(Generic[T]):
 
     Feed frames in order with :meth:`push`; it yields the frames that are
     final (``LOOKAHEAD`` frames behind), each with the faces to mask as
-    :class:`Detections`. Call :meth:`finish`
-    at the end for the rest. :attr:`tracks` then summarizes every track.
+    :class:`Detections` (with the id of the track of each). Call
+    :meth:`finish` at the end for the rest.
 
     Example::
 
@@ -112,13 +92,7 @@ class Tracker(Generic[T]):
     def __init__(self) -> None:
         self._held: deque[_Held[T]] = deque()
         self._alive: list[_Track] = []
-        self._done: list[TrackSummary] = []
         self._next_id = 0
-
-    @property
-    def tracks(self) -> tuple[TrackSummary, ...]:
-        """Every track seen so far, in order of appearance."""
-        return tuple(sorted(self._done, key=lambda t: t.id))
 
     def push(self, index: int, dets: Detections, payload: T) -> Iterator[tuple[T, Detections]]:
         """Add frame ``index`` (one more than the previous) and its detections."""
@@ -133,9 +107,9 @@ class Tracker(Generic[T]):
         ):
             track = matched.get(det)
             if track is None:
-                track = self._start(index, box, float(score), source)
+                track = self._start(index, box)
             else:
-                self._continue(track, index, box, float(score), source)
+                self._continue(track, index, box)
             self._add(held, track, box, float(score), source)
         for track in list(self._alive):
             if track.last == index:
@@ -144,7 +118,6 @@ class Tracker(Generic[T]):
                 self._add(held, track, track.predict(index), 0.0, TRACKED)
             if index - track.last > MAX_GAP:
                 self._alive.remove(track)
-                self._done.append(track.summary())
         while self._held and self._held[0].index <= index - LOOKAHEAD:
             yield self._release()
 
@@ -152,7 +125,6 @@ class Tracker(Generic[T]):
         """Release every frame still held, and close every track."""
         while self._held:
             yield self._release()
-        self._done.extend(track.summary() for track in self._alive)
         self._alive.clear()
 
     def _match(self, index: int, boxes: Box) -> dict[int, _Track]:
@@ -174,8 +146,8 @@ class Tracker(Generic[T]):
                 matched[d] = self._alive[t]
         return matched
 
-    def _start(self, index: int, box: Box, score: float, source: str) -> _Track:
-        track = _Track(self._next_id, index, box, np.zeros(4), score, source)
+    def _start(self, index: int, box: Box) -> _Track:
+        track = _Track(self._next_id, index, box, np.zeros(4))
         self._next_id += 1
         self._alive.append(track)
         # The face was probably there already: mask it in the held frames before.
@@ -184,7 +156,7 @@ class Tracker(Generic[T]):
                 self._add(held, track, _grow(box, GROWTH * (index - held.index)), 0.0, TRACKED)
         return track
 
-    def _continue(self, track: _Track, index: int, box: Box, score: float, source: str) -> None:
+    def _continue(self, track: _Track, index: int, box: Box) -> None:
         steps = index - track.last
         # Bridge the gap on the straight path between the two detections.
         for held in self._held:
@@ -196,22 +168,14 @@ class Tracker(Generic[T]):
         track.velocity = velocity if track.detected == 1 else (track.velocity + velocity) / 2
         track.box, track.last = box, index
         track.detected += 1
-        if score > track.score:
-            track.score, track.source = score, source
 
     def _add(self, held: _Held[T], track: _Track, box: Box, score: float, source: str) -> None:
         previous = held.faces.get(track.id)
-        if previous is None:
-            if not track.masked or held.index < track.first_masked:
-                track.first_masked = held.index
-            track.last_masked = max(track.last_masked, held.index)
-            track.masked += 1
-        else:
+        if previous is not None:
             box = _union(box, previous[0])
             if previous[1] >= score:
                 score, source = previous[1], previous[2]
         held.faces[track.id] = (box, score, source)
-        track.extent = box.copy() if track.extent is None else _union(box, track.extent)
 
     def _release(self) -> tuple[T, Detections]:
         held = self._held.popleft()
@@ -220,6 +184,7 @@ class Tracker(Generic[T]):
             np.array([f[0] for f in faces], np.float32).reshape(-1, 4),
             np.array([f[1] for f in faces], np.float32),
             tuple(f[2] for f in faces),
+            tracks=np.array(list(held.faces), np.int64),
         )
         return held.payload, dets
 
@@ -245,13 +210,30 @@ def _iou(a: Box, b: Box) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-#: Called with each frame's index, original and masked pixels and the regions
-#: masked; returns the frame to encode (more faces may be masked in it), or
-#: raises to stop the video (the verification stage).
+#: Called with each frame's index, original and masked pixels, the regions
+#: masked and those kept visible by decision; returns the frame to encode
+#: (more faces may be masked in it), or raises to stop the video (the
+#: verification stage).
 Audit = Callable[
-    [int, npt.NDArray[np.uint8], npt.NDArray[np.uint8], Sequence[MaskRegion]],
+    [
+        int,
+        npt.NDArray[np.uint8],
+        npt.NDArray[np.uint8],
+        Sequence[MaskRegion],
+        Sequence[MaskRegion],
+    ],
     npt.NDArray[np.uint8],
 ]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A frame with what to do in it: the regions to mask, and those a
+    person chose to keep visible."""
+
+    picture: Picture
+    masks: Detections
+    kept: Detections = field(default_factory=Detections.empty)
 
 
 @dataclass(frozen=True)
@@ -261,27 +243,33 @@ class Masked:
     picture: Picture  #: the frame as decoded
     pixels: npt.NDArray[np.uint8]  #: the frame masked
     regions: Sequence[MaskRegion]  #: what was masked in it
+    kept: Sequence[MaskRegion] = ()  #: what was left visible by decision
 
 
-def mask_video(
+def tracked(
     pictures: Iterator[Picture],
     passes: Sequence[tuple[Detector, float, float]],
-    options: Options,
     tracker: Tracker[Picture],
-) -> Iterator[Masked]:
-    """The first frame stage of a video: detect faces in each frame, follow
-    them with ``tracker``, and yield each frame masked, in order, once final."""
-
-    def masked(picture: Picture, faces: Detections) -> Masked:
-        pixels, regions = apply_masks(picture.rgb, faces, options, picture.index)
-        return Masked(picture, pixels, regions)
-
+) -> Iterator[Planned]:
+    """Detect faces in each frame and follow them with ``tracker``: each frame,
+    in order, once final, with every face to mask (``unseen anonymize`` plans
+    a video this way as it goes, and ``unseen plan`` records it)."""
     for picture in pictures:
         found = detect_faces(picture.rgb, passes)
         for held, faces in tracker.push(picture.index, found, picture):
-            yield masked(held, faces)
+            yield Planned(held, faces)
     for held, faces in tracker.finish():
-        yield masked(held, faces)
+        yield Planned(held, faces)
+
+
+def mask_video(frames: Iterator[Planned], options: Options) -> Iterator[Masked]:
+    """The first frame stage of a video: each frame masked as planned."""
+    for frame in frames:
+        picture = frame.picture
+        pixels, regions = apply_masks(picture.rgb, frame.masks, options, picture.index)
+        height, width = picture.rgb.shape[:2]
+        kept = plan_masks(frame.kept, options, width, height, picture.index)
+        yield Masked(picture, pixels, regions, kept)
 
 
 def audit_video(frames: Iterator[Masked], audit: Audit | None) -> Iterator[Picture]:
@@ -291,5 +279,50 @@ def audit_video(frames: Iterator[Masked], audit: Audit | None) -> Iterator[Pictu
     for frame in frames:
         picture, pixels = frame.picture, frame.pixels
         if audit is not None:
-            pixels = audit(picture.index, picture.rgb, pixels, frame.regions)
+            pixels = audit(picture.index, picture.rgb, pixels, frame.regions, frame.kept)
         yield Picture(picture.index, picture.pts, pixels)
+
+
+class TrackTally:
+    """The tracks of a video's masked (or kept) regions, summed up as the
+    frames pass: frames, frames where a detector (not the tracker) found the
+    face, the extent of its boxes and its best score. One entry per track,
+    however long the video; regions without a track count as track -1."""
+
+    def __init__(self) -> None:
+        self._tracks: dict[int, dict[str, Any]] = {}
+
+    def add(self, regions: Iterable[MaskRegion]) -> None:
+        for region in regions:
+            number = -1 if region.track is None else region.track
+            entry = self._tracks.setdefault(
+                number,
+                {"frames": set(), "detected": set(), "extent": region.face, "best": region},
+            )
+            entry["frames"].add(region.frame)
+            if region.detector != TRACKED:
+                entry["detected"].add(region.frame)
+            x1, y1, x2, y2 = entry["extent"]
+            a1, b1, a2, b2 = region.face
+            entry["extent"] = (min(x1, a1), min(y1, b1), max(x2, a2), max(y2, b2))
+            if region.score > entry["best"].score:
+                entry["best"] = region
+
+    def summaries(self) -> tuple[TrackSummary, ...]:
+        out = []
+        for number, entry in sorted(self._tracks.items()):
+            frames, best = entry["frames"], entry["best"]
+            x1, y1, x2, y2 = (round(float(v), 1) for v in entry["extent"])
+            out.append(
+                TrackSummary(
+                    id=number,
+                    first_frame=min(frames),
+                    last_frame=max(frames),
+                    frames_masked=len(frames),
+                    frames_detected=len(entry["detected"]),
+                    face_extent=(x1, y1, x2, y2),
+                    score=best.score,
+                    detector=best.detector,
+                )
+            )
+        return tuple(out)

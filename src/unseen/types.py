@@ -16,32 +16,45 @@ def _frozen(array: npt.ArrayLike, dtype: type, shape_tail: tuple[int, ...]) -> n
     return out
 
 
+#: What a region is of: a face today (text, plates and people later).
+FACE = "face"
+
+
 @dataclass(frozen=True, eq=False)
 class Detections:
-    """Faces found in one image: parallel arrays, checked on construction.
+    """What was found in one image: parallel arrays, checked on construction.
 
     ``boxes`` are ``(x1, y1, x2, y2)`` in pixels of the image searched,
-    ``scores`` in [0, 1], ``sources`` the name of the detector of each box.
-    The arrays are read-only; operations return new objects.
+    ``scores`` in [0, 1], ``sources`` the name of the detector of each box,
+    ``labels`` what each box is of (``"face"`` unless given) and ``tracks``
+    the track each box belongs to in a video (-1: none). The arrays are
+    read-only; operations return new objects.
     """
 
     boxes: npt.NDArray[np.float32]
     scores: npt.NDArray[np.float32]
     sources: tuple[str, ...]
+    labels: tuple[str, ...] = ()
+    tracks: npt.NDArray[np.int64] | None = None
 
     def __post_init__(self) -> None:
         boxes = _frozen(self.boxes, np.float32, (4,))
         scores = _frozen(self.scores, np.float32, ()).reshape(-1)
-        if len(boxes) != len(scores) or len(scores) != len(self.sources):
+        count = len(scores)
+        labels = tuple(self.labels) or (FACE,) * count
+        tracks = _frozen(np.full(count, -1) if self.tracks is None else self.tracks, np.int64, ())
+        if not len(boxes) == count == len(self.sources) == len(labels) == len(tracks):
             raise ValueError(
-                f"detections need as many boxes ({len(boxes)}), scores ({len(scores)}) "
-                f"and sources ({len(self.sources)})"
+                f"detections need as many boxes ({len(boxes)}), scores ({count}), "
+                f"sources ({len(self.sources)}), labels ({len(labels)}) and tracks ({len(tracks)})"
             )
         if len(boxes) and not np.all(np.isfinite(boxes)):
             raise ValueError("detection boxes must be finite")
         object.__setattr__(self, "boxes", boxes)
         object.__setattr__(self, "scores", scores)
         object.__setattr__(self, "sources", tuple(self.sources))
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "tracks", tracks.reshape(-1))
 
     @classmethod
     def empty(cls) -> Detections:
@@ -55,7 +68,15 @@ class Detections:
             np.concatenate([p.boxes for p in parts]),
             np.concatenate([p.scores for p in parts]),
             tuple(s for p in parts for s in p.sources),
+            tuple(label for p in parts for label in p.labels),
+            np.concatenate([p.track_ids for p in parts]),
         )
+
+    @property
+    def track_ids(self) -> npt.NDArray[np.int64]:
+        """``tracks``, never None (it is filled in on construction)."""
+        assert self.tracks is not None
+        return self.tracks
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -67,7 +88,11 @@ class Detections:
 
     def select(self, keep: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Detections:
         return Detections(
-            self.boxes[keep], self.scores[keep], tuple(np.asarray(self.sources, object)[keep])
+            self.boxes[keep],
+            self.scores[keep],
+            tuple(np.asarray(self.sources, object)[keep]),
+            tuple(np.asarray(self.labels, object)[keep]),
+            self.track_ids[keep],
         )
 
 
@@ -83,6 +108,9 @@ class MaskRegion:
     face: tuple[float, float, float, float]
     score: float
     detector: str
+    label: str = FACE
+    #: The track the region belongs to, in a video (None: not tracked).
+    track: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +120,8 @@ class MaskRegion:
             "face": [round(v, 1) for v in self.face],
             "score": round(self.score, 4),
             "detector": self.detector,
+            "label": self.label,
+            "track": self.track,
         }
 
 
@@ -293,6 +323,10 @@ class FileResult:
     regions: tuple[MaskRegion, ...] = ()
     #: Videos: each face followed through the frames (``regions`` is then empty).
     tracks: tuple[TrackSummary, ...] = ()
+    #: Regions left visible by a person's decision (a plan's ``keep``): not
+    #: masked, not attacked; in a video, summed up per track.
+    kept: tuple[MaskRegion, ...] = ()
+    kept_tracks: tuple[TrackSummary, ...] = ()
     #: "group:name" of each metadata item and embedded image removed (never values).
     removed: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -318,6 +352,8 @@ class FileResult:
             "faces_masked": self.faces,
             "regions": [r.to_dict() for r in self.regions],
             "tracks": [t.to_dict() for t in self.tracks],
+            "kept_regions": [r.to_dict() for r in self.kept],
+            "kept_tracks": [t.to_dict() for t in self.kept_tracks],
             "metadata_removed": list(self.removed),
             "notes": list(self.notes),
             "seconds": round(self.seconds, 3),

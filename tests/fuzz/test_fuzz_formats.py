@@ -45,6 +45,7 @@ from hypothesis import strategies as st
 
 import unseen
 import unseen.api
+import unseen.handlers.image
 from unseen.media.image import FORMATS as SUFFIXES
 from unseen.types import Detections
 
@@ -208,8 +209,7 @@ def _target(fmt: str) -> Callable[[], None]:
 
 @pytest.fixture
 def no_detection(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(unseen.api, "_passes", lambda options: [])
-    monkeypatch.setattr(unseen.api, "detect_faces", _no_faces)
+    monkeypatch.setattr(unseen.handlers.image, "detect_faces", _no_faces)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

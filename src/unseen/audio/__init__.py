@@ -10,9 +10,9 @@ For the sound track of a video, settled before its frames are encoded::
 """
 
 from unseen.audio.pipeline import (
+    Attacked,
     Track,
     listen,
-    protect_audio,
     protect_sound,
     release_check,
     settle_sound,
@@ -21,14 +21,14 @@ from unseen.audio.pipeline import (
     voice_finding,
     voice_stream,
 )
-from unseen.audio.voice import CheckedStream, VoiceStream
+from unseen.audio.voice import VoiceStream, VoiceTransform
 
 __all__ = [
-    "CheckedStream",
+    "Attacked",
     "Track",
     "VoiceStream",
+    "VoiceTransform",
     "listen",
-    "protect_audio",
     "protect_sound",
     "release_check",
     "settle_sound",

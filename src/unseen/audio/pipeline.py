@@ -18,14 +18,15 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
-from unseen.audio.io import Mono16k, Samples, Sink, Source, check_output, output_rate
+import numpy as np
+
+from unseen.audio.io import Mono16k, Samples, Sink, Source
+from unseen.audio.speaker import SpeakerCheck
 from unseen.audio.vad import find_speech
-from unseen.audio.voice import CheckedStream, VoiceStream
+from unseen.audio.voice import VoiceStream, VoiceTransform
 from unseen.config import VOICE_SIMILARITY_LIMIT, Options
 from unseen.errors import CorruptMedia, VerificationFailed
-from unseen.output import write_atomic
 from unseen.types import SOUND_CHECKS, AudioSummary, Finding, Speech, Verification
 
 #: Pseudo-voices drawn for one track before giving up, when the attacker still
@@ -60,22 +61,29 @@ _SUGGESTION = " (--voice replace re-speaks the words instead; --audio drop remov
 
 
 def protect_sound(
-    track: Track, options: Options, write: Callable[[Iterator[Samples]], None]
+    track: Track,
+    options: Options,
+    write: Callable[[Iterator[Samples]], None],
+    *,
+    heard: Speech | None = None,
 ) -> AudioSummary:
     """Run the voice stage over ``track``: ``write`` receives the protected
     samples of one draw, and must consume them all (the release check runs
-    when they end, and raises out of the iteration). Returns what was done;
-    raises :class:`~unseen.errors.VerificationFailed` when every draw still
-    matched."""
-    speech = None if options.voice == "keep" else listen(track)
+    when they end, and raises out of the iteration). ``heard`` is where the
+    track holds speech when that is known already (a plan's); else the track
+    is listened to. Returns what was done; raises
+    :class:`~unseen.errors.VerificationFailed` when every draw still matched."""
+    speech = None
+    if options.voice != "keep":
+        speech = heard if heard is not None else listen(track)
     voiced = speech is not None and speech.found
-    draws = (
-        ATTEMPTS if voiced and options.voice == "transform" and options.voice_seed is None else 1
-    )
+    redraw = voiced and options.voice == "transform" and options.voice_seed is None
+    draws = ATTEMPTS if redraw else 1
     for draw in range(1, draws + 1):
-        stream = (
-            voice_stream(track.sample_rate, track.channels, options, speech) if voiced else None
-        )
+        stream = None
+        if voiced:
+            transform = voice_stream(track.sample_rate, track.channels, options)
+            stream = None if transform is None else Attacked(transform, speech)
         counted = _Count()
         try:
             write(_protected(track, stream, counted))
@@ -108,12 +116,42 @@ def protect_sound(
     raise AssertionError("unreachable")
 
 
+class Attacked:
+    """A voice stream with the speaker attacker listening to both sides, where
+    ``speech`` says people speak (everywhere when None): the verification
+    stage of a sound track, beside the transform rather than inside it."""
+
+    def __init__(self, stream: VoiceTransform, speech: Speech | None = None) -> None:
+        self.stream = stream
+        self._check = SpeakerCheck(speech)
+        rate, channels = stream.sample_rate, stream.channels
+        self._ears = (Mono16k(rate, channels), Mono16k(rate, channels))
+
+    def process(self, samples: Samples) -> Samples:
+        out = self.stream.process(samples)
+        self._check.feed(self._ears[0](samples), self._ears[1](out))
+        return out
+
+    def flush(self) -> Samples:
+        rest = self.stream.flush()
+        original, protected = self._ears
+        self._check.feed(original(None), np.concatenate([protected(rest), protected(None)]))
+        return rest
+
+    def similarity(self) -> tuple[float | None, float | None]:
+        """What the speaker attacker made of the stream: ``(before, after)``
+        as :class:`~unseen.audio.speaker.SpeakerCheck` defines them."""
+        return self._check.result()
+
+
 def listen(track: Track) -> Speech:
     """Where ``track`` holds speech."""
     return find_speech(track.heard)
 
 
-def settle_sound(track: Track, options: Options, scratch: Path) -> AudioSummary:
+def settle_sound(
+    track: Track, options: Options, scratch: Path, *, heard: Speech | None = None
+) -> AudioSummary:
     """The voice stage for a video's sound track, before its frames are
     encoded: the protected samples are written losslessly (FLAC, 16 bits)
     to ``scratch``, a file in the output's private folder, where
@@ -127,7 +165,7 @@ def settle_sound(track: Track, options: Options, scratch: Path) -> AudioSummary:
                 sink.write(chunk)
             sink.close()
 
-    return protect_sound(track, options, write)
+    return protect_sound(track, options, write, heard=heard)
 
 
 def settled(scratch: Path, options: Options) -> Iterator[Samples]:
@@ -140,7 +178,7 @@ class _Count:
     samples = 0
 
 
-def _protected(track: Track, stream: CheckedStream | None, counted: _Count) -> Iterator[Samples]:
+def _protected(track: Track, stream: Attacked | None, counted: _Count) -> Iterator[Samples]:
     """The track through ``stream`` (as it is when None), then the release check."""
     for chunk in track.chunks():
         counted.samples += chunk.shape[1]
@@ -152,21 +190,18 @@ def _protected(track: Track, stream: CheckedStream | None, counted: _Count) -> I
         release_check(stream)
 
 
-def voice_stream(
-    rate: int, channels: int, options: Options, speech: Speech | None = None
-) -> CheckedStream | None:
-    """The stream that protects voices as ``options.voice`` says (None for
-    "keep"), its attacker listening where ``speech`` says people speak."""
+def voice_stream(rate: int, channels: int, options: Options) -> VoiceTransform | None:
+    """The transform that protects voices as ``options.voice`` says (None for "keep")."""
     if options.voice == "transform":
-        return VoiceStream(rate, channels, seed=options.voice_seed, speech=speech)
+        return VoiceStream(rate, channels, seed=options.voice_seed)
     if options.voice == "replace":
         from unseen.audio.replace import ReplaceStream  # loads Whisper: only when asked
 
-        return ReplaceStream(rate, channels, speech)
+        return ReplaceStream(rate, channels)
     return None
 
 
-def release_check(stream: CheckedStream) -> tuple[float | None, float | None]:
+def release_check(stream: Attacked) -> tuple[float | None, float | None]:
     """The attacker's ``(before, after)`` once a stream was flushed; raises
     :class:`~unseen.errors.VerificationFailed` when the output's voice is
     still too close to the original's (then nothing may be released)."""
@@ -188,44 +223,6 @@ def voice_finding(after: float | None) -> Finding | None:
         f"the speaker attacker still matches the voice to the original "
         f"(similarity {after:.2f}, limit {VOICE_SIMILARITY_LIMIT})",
     )
-
-
-def protect_audio(
-    source: Path, target: Path, fmt: str, options: Options, *, force: bool = False
-) -> tuple[AudioSummary, tuple[str, ...], tuple[str, ...]]:
-    """Write a protected copy of the audio file ``source`` at ``target``.
-
-    Returns what was done, the "group:name" of each metadata item removed,
-    and notes worth knowing (a sample rate the format forced, a track
-    without speech). Raises :class:`~unseen.errors.UnseenError` and writes
-    nothing when any stage fails, including when the speaker attacker still
-    matches every pseudo-voice drawn to the original.
-    """
-    with Source(source, fmt, max_seconds=options.max_audio_seconds) as probe:
-        info = probe.info
-
-    def chunks() -> Iterator[Samples]:
-        with Source(source, fmt, max_seconds=options.max_audio_seconds) as decoded:
-            yield from decoded.chunks()
-
-    def write(samples: Iterator[Samples]) -> None:
-        written = _Count()
-
-        def encode(out: BinaryIO) -> None:
-            sink = Sink(out, fmt, info.sample_rate, info.channels)
-            for chunk in samples:
-                written.samples += chunk.shape[1]
-                sink.write(chunk)
-            sink.close()
-
-        write_atomic(target, encode, lambda p: check_output(p, info, written.samples), force=force)
-
-    summary = protect_sound(Track(info.sample_rate, info.channels, chunks), options, write)
-    notes = sound_notes(summary)
-    rate = output_rate(fmt, info.sample_rate)
-    if rate != info.sample_rate:
-        notes = (f"written as Opus, which plays at {rate} Hz, from {info.sample_rate} Hz", *notes)
-    return summary, info.metadata, notes
 
 
 def sound_notes(summary: AudioSummary) -> tuple[str, ...]:

@@ -19,9 +19,7 @@ import numpy as np
 
 from unseen.audio.io import Mono16k, Samples, resample_mono
 from unseen.audio.speak import engine
-from unseen.audio.voice import CheckedStream
-from unseen.detect.base import package_file
-from unseen.types import Speech
+from unseen.models import package_file
 
 #: Whisper's own window: the stream transcribes this much at a time.
 WINDOW_SECONDS = 30.0
@@ -71,15 +69,15 @@ def transcribe(mono16k: Samples) -> list[Segment]:
     ]
 
 
-class ReplaceStream(CheckedStream):
+class ReplaceStream:
     """Replaces speech with re-spoken words, 30 seconds at a time.
 
     Same interface and guarantees as :class:`~unseen.audio.voice.VoiceStream`
     (same length out, bounded memory), with 30 seconds of latency.
     """
 
-    def __init__(self, sample_rate: int, channels: int, speech: Speech | None = None) -> None:
-        super().__init__(sample_rate, channels, speech)
+    def __init__(self, sample_rate: int, channels: int) -> None:
+        self.sample_rate, self.channels = sample_rate, channels
         self._window = int(WINDOW_SECONDS * sample_rate)
         self._pending = np.zeros((channels, 0), np.float32)
         #: Every segment spoken so far, window offsets added (the transcript).
@@ -96,15 +94,12 @@ class ReplaceStream(CheckedStream):
                 self._pending[:, self._window :],
             )
             parts.append(self._respeak(piece))
-        out = np.concatenate(parts, axis=1) if parts else np.zeros((self.channels, 0), np.float32)
-        self._heard(samples, out)
-        return out
+        return np.concatenate(parts, axis=1) if parts else np.zeros((self.channels, 0), np.float32)
 
     def flush(self) -> Samples:
         """Return the rest of the output once the input has ended."""
         rest = self._respeak(self._pending) if self._pending.shape[1] else self._pending
         self._pending = np.zeros((self.channels, 0), np.float32)
-        self._heard_last(rest)
         return rest
 
     def _respeak(self, piece: Samples) -> Samples:

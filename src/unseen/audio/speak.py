@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from unseen.detect.base import package_file
+from unseen.models import package_file
 
 _INSTALL = "pip install espeakng-loader==0.2.4"
 _SYNCHRONOUS = 2  # AUDIO_OUTPUT_SYNCHRONOUS: samples come back through the callback

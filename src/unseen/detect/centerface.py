@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from unseen.detect.base import RGB, package_file, register
+from unseen.detect.base import RGB, register
+from unseen.models import onnx_session, package_file
 from unseen.types import Detections
 
 _INPUT = "input.1"
@@ -35,7 +36,6 @@ class CenterFace:
 
     def __init__(self, path: Path | None = None) -> None:
         import onnx
-        import onnxruntime
         from onnx.tools.update_model_dims import update_inputs_outputs_dims
 
         model = onnx.load(str(path or model_path()))
@@ -47,12 +47,7 @@ class CenterFace:
         for name, channels in zip(_OUTPUTS, (1, 2, 2, 10), strict=True):
             outputs[name] = ["B", channels, "h", "w"]
         model = update_inputs_outputs_dims(model, inputs, outputs)
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(
-            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = onnx_session(model.SerializeToString(), threads=0)
 
     def detect(self, rgb: RGB, threshold: float) -> Detections:
         height, width = rgb.shape[:2]

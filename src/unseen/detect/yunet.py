@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from unseen.detect.base import RGB, package_file, register
+from unseen.detect.base import RGB, register
+from unseen.models import package_file
 from unseen.types import Detections
 
 _FILE = "face_detection_yunet_2023mar_int8bq.onnx"

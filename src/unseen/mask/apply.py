@@ -85,10 +85,13 @@ def plan_masks(
     """Where each detection's mask goes in a ``width`` x ``height`` frame:
     the face grown by the margins and clipped; faces wholly outside are dropped."""
     regions = []
-    for face, score, source in dets:
+    for (face, score, source), label, track in zip(dets, dets.labels, dets.track_ids, strict=True):
         box = mask_box(face, options.margin, width, height)
         if box[2] > box[0] and box[3] > box[1]:
-            regions.append(MaskRegion(frame, options.shape, box, face, score, source))
+            tracked = None if track < 0 else int(track)
+            regions.append(
+                MaskRegion(frame, options.shape, box, face, score, source, label, tracked)
+            )
     return tuple(regions)
 
 

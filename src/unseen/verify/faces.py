@@ -69,6 +69,7 @@ def verify_frame(
     *,
     attackers: Attackers | None = None,
     structure_check: bool = True,
+    kept: Sequence[MaskRegion] = (),
 ) -> Verification:
     """Attack one protected frame.
 
@@ -89,7 +90,9 @@ def verify_frame(
     H x W x 3 or 4 uint8; neither is modified. ``attackers`` defaults to
     :func:`load_attackers` (models are loaded once per process either way).
     ``structure_check`` false skips the face-structure check (for a fill that
-    keeps structure by design, chosen knowingly).
+    keeps structure by design, chosen knowingly). ``kept`` are regions left
+    visible by a person's decision (a plan's ``keep``): a face there is no
+    residual face, and nothing there is attacked.
 
     Example::
 
@@ -101,7 +104,7 @@ def verify_frame(
     began = time.monotonic()
     attackers = attackers or load_attackers()
     rgb = np.ascontiguousarray(protected[..., :3])
-    findings = residual_faces(rgb, regions, frame_index, attackers.passes)
+    findings = residual_faces(rgb, [*regions, *kept], frame_index, attackers.passes)
     scores: list[FaceScore] = []
     skipped: tuple[Check, ...] = () if structure_check else ("face-structure",)
     if original is None:
@@ -120,13 +123,13 @@ def verify_frame(
         for region in regions:
             if region.face[3] - region.face[1] < REID_MIN_FACE:
                 continue
-            kept = structure(source, rgb, region.face) if structure_check else 0.0
-            if kept >= STRUCTURE_CORRELATION:
+            correlation = structure(source, rgb, region.face) if structure_check else 0.0
+            if correlation >= STRUCTURE_CORRELATION:
                 findings.append(
                     Finding(
                         "face-structure",
                         f"the masked face keeps the original's coarse structure (correlation "
-                        f"{kept:.2f} on a {STRUCTURE_GRID}x{STRUCTURE_GRID} grid, limit "
+                        f"{correlation:.2f} on a {STRUCTURE_GRID}x{STRUCTURE_GRID} grid, limit "
                         f"{STRUCTURE_CORRELATION:g}): blurred or pixelated, not destroyed",
                         frame_index,
                         region.box,

@@ -48,12 +48,14 @@ def verify_image(
     regions: Sequence[MaskRegion],
     options: Options,
     attackers: Attackers | None,
+    kept: Sequence[MaskRegion] = (),
 ) -> Verification:
     """Every check on one image file's bytes (``fmt`` as sniffed or intended).
 
     ``original`` (decoded, upright) enables re-identification and the size
     and frame checks; ``regions`` are where faces were masked (or where they
-    are in the original). Without ``attackers`` only the file and metadata
+    are in the original), ``kept`` where faces were left visible by decision
+    (never attacked). Without ``attackers`` only the file and metadata
     are checked, and the face checks are reported as skipped. With a weak
     fill (``--fill blur`` or ``pixelate``, chosen despite the warning) the
     face-structure check, which such fills fail by design, is skipped.
@@ -93,6 +95,7 @@ def verify_image(
                 index,
                 attackers=attackers,
                 structure_check=options.fill not in WEAK_FILLS,
+                kept=[r for r in kept if r.frame == index],
             )
         )
     return Verification.combine(parts, time.monotonic() - began)

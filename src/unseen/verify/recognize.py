@@ -13,15 +13,15 @@ Adding a recognizer means one class with ``name``, ``threshold``,
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import cache
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from unseen.detect.base import RGB, package_file
+from unseen.detect.base import RGB
 from unseen.detect.yunet import model_path as yunet_path
 from unseen.errors import ModelMissing
+from unseen.models import Registry, package_file
 
 Box = tuple[float, float, float, float]
 Vector = npt.NDArray[np.float32]
@@ -45,25 +45,17 @@ class Recognizer(Protocol):
     def similarity(self, a: Vector, b: Vector) -> float: ...
 
 
-_FACTORIES: dict[str, Callable[[], Recognizer]] = {}
+RECOGNIZERS: Registry[Recognizer] = Registry("recognizer", "verify", lambda: None)
 
 
 def register(name: str, factory: Callable[[], Recognizer]) -> None:
     """Make a recognizer available under ``name``."""
-    _FACTORIES[name] = factory
+    RECOGNIZERS.register(name, factory)
 
 
-@cache
 def get_recognizer(name: str) -> Recognizer:
     """The recognizer registered as ``name``, loaded once per process."""
-    try:
-        factory = _FACTORIES[name]
-    except KeyError:
-        raise ModelMissing(
-            f"no recognizer named {name!r} (available: {', '.join(sorted(_FACTORIES))})",
-            stage="verify",
-        ) from None
-    return factory()
+    return RECOGNIZERS.get(name)
 
 
 def grown(face: Box, width: int, height: int, margin: float) -> tuple[int, int, int, int]:

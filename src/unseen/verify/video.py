@@ -73,8 +73,10 @@ class FrameAudit:
         original: Pixels | None,
         protected: Pixels,
         regions: Sequence[MaskRegion],
+        kept: Sequence[MaskRegion] = (),
     ) -> Pixels:
-        """Attack one frame; returns it, with any face the residual check found masked."""
+        """Attack one frame; returns it, with any face the residual check found
+        (outside ``regions`` and the regions ``kept`` visible by decision) masked."""
         began = time.monotonic()
         sampled = index % REID_EVERY == 0
         # An audit's regions are where the original has faces, not masks known
@@ -88,10 +90,11 @@ class FrameAudit:
             index,
             attackers=self.attackers if sampled else self.detectors,
             structure_check=self.structure,
+            kept=kept,
         )
         missed = [f for f in found.findings if f.check == "residual-face" and f.box]
         if missed and len(missed) == len(found.findings) and not self.collect:
-            protected, found = self._mask_late(index, protected, regions, missed, found)
+            protected, found = self._mask_late(index, protected, [*regions, *kept], missed, found)
         self.seconds += time.monotonic() - began
         if not found.passed and self.collect:
             self.findings.extend(found.findings[: KEPT_FINDINGS - len(self.findings)])

@@ -51,8 +51,8 @@ from faces import DEFACE_PYTHON, Deface, decode_rgb
 from PIL import Image
 
 import unseen
-from unseen.api import _passes
 from unseen.detect import detect_faces
+from unseen.handlers import Run
 from unseen.mask import apply_masks, plan_masks
 from unseen.types import Detections
 from unseen.verify import Attackers, load_attackers, verify_frame
@@ -198,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench/reid.py: no identity sets at {args.data}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    passes = _passes(unseen.Options())
+    passes = Run.resolve(unseen.Options(), attack=False).passes
     samples, skipped = [], 0
     for photo in photos(args.data, args.per_identity):
         with Image.open(photo.path) as image:

@@ -44,8 +44,9 @@ import numpy.typing as npt
 
 from unseen.audio import speaker
 from unseen.audio.io import resample_mono
+from unseen.audio.pipeline import Attacked
 from unseen.audio.replace import ReplaceStream, transcribe
-from unseen.audio.voice import CheckedStream, VoiceStream
+from unseen.audio.voice import VoiceStream
 from unseen.config import VOICE_SIMILARITY_LIMIT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,7 +98,7 @@ def clips(name: str, per_speaker: int | None) -> list[Clip]:
 
 def anonymize(clip: Clip, mode: str, seed: int | None) -> tuple[Audio, float]:
     began = time.perf_counter()
-    stream: CheckedStream = (
+    stream = Attacked(
         ReplaceStream(clip.rate, 1) if mode == "replace" else VoiceStream(clip.rate, 1, seed=seed)
     )
     out = np.concatenate([stream.process(clip.audio[None]), stream.flush()], axis=1)[0]

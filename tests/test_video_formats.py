@@ -194,6 +194,10 @@ def test_other_codecs_and_containers(
     out = tmp_path / "out" / name
     assert sniff(out.read_bytes()[:HEAD_BYTES]) == ("video", kind)
     _masked_everywhere(out, clip)
+    # Every frame has its time (H.264 in MPEG-PS left 71 of 75 frames untimed).
+    times = [f.time for f in _frames(out)]
+    assert None not in times
+    assert times == pytest.approx([f.time for f in _frames(clip.path)], abs=1 / 25 + 1e-3)
     if audio:
         assert result.audio is not None
         assert abs(_sound(out).shape[1] - _sound(clip.path).shape[1]) <= 4096

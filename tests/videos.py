@@ -67,14 +67,14 @@ def make_clip(
     head = _head(scale)
     hh, hw = head.shape[:2]
     face = tuple(round((v - o) * scale) for v, o in zip(FACE, CROP[:2] * 2, strict=True))
-    # AVI counts time in frames; the others get a finer clock, for ``vfr``.
-    ticks = 1 if fmt == "avi" else 2
+    # AVI and MPEG-2 count time in frames; the others get a finer clock, for ``vfr``.
+    codec = codec or {"webm": "libvpx-vp9", "mpeg": "mpeg2video"}.get(fmt, "libx264")
+    ticks = 1 if fmt == "avi" or codec == "mpeg2video" else 2
     time_base = Fraction(1, rate * ticks)
     faces = []
     with av.open(str(path), "w", format=fmt) as out:
         if tags:
             out.metadata.update(tags)
-        codec = codec or ("libvpx-vp9" if fmt == "webm" else "libx264")
         video = out.add_stream(codec, rate=rate, options=options or {})
         video.width, video.height = (height, width) if rotation % 180 else (width, height)
         video.pix_fmt = pix_fmt

@@ -70,13 +70,26 @@ _CONTAINERS: dict[str, tuple[str, dict[str, str], str]] = {
     "matroska": ("libx264", _X264, "aac"),
     "avi": ("libx264", {**_X264, "x264-params": "bframes=0"}, "aac"),
     "mpegts": ("libx264", _X264, "aac"),
-    "mpeg": ("libx264", _X264, "mp2"),
+    # MPEG-PS carries no timestamp for most H.264 frames (PES packets hold
+    # several): players and decoders could not place 71 of 75 frames. MPEG-2
+    # video, the format MPEG-PS was made for, has every frame timed; at fixed
+    # quantizer 3 (about DVD quality), at the nearest rate MPEG-2 declares.
+    "mpeg": (
+        "mpeg2video",
+        {"flags": "+qscale", "global_quality": str(3 * 118)},
+        "mp2",
+    ),
     "webm": (
         "libvpx-vp9",
         {"deadline": "realtime", "cpu-used": "8", "row-mt": "1", "crf": "32", "b": "0"},
         "libopus",
     ),
 }
+#: Options of every muxer (no version of FFmpeg written into the file), and of
+#: MPEG-PS: no half-second delay before the first frame, which would shift
+#: every frame's time.
+_BITEXACT = {"fflags": "+bitexact"}
+_MUXER_OPTIONS = {"mpeg": {**_BITEXACT, "preload": "0"}}
 #: Sample rates each audio encoder takes (None: any); another rate is
 #: resampled to the highest of them, and the report says so.
 _AUDIO_RATES: dict[str, frozenset[int] | None] = {
@@ -223,6 +236,17 @@ def _plan(
     )
 
 
+#: The frame rates MPEG-2 video declares.
+_MPEG_RATES = tuple(
+    Fraction(n, d) for n, d in ((24000, 1001), (24, 1), (25, 1), (30000, 1001), (30, 1), (50, 1))
+) + (Fraction(60000, 1001), Fraction(60, 1))
+
+
+def _mpeg_rate(rate: Fraction) -> Fraction:
+    """The MPEG-2 frame rate nearest ``rate``."""
+    return min(_MPEG_RATES, key=lambda r: abs(float(r) - float(rate)))
+
+
 def _output_rate(codec: str, rate: int) -> int:
     allowed = _AUDIO_RATES[codec]
     if allowed is None or rate in allowed:
@@ -291,14 +315,20 @@ def _transcode(
     if vin.time_base is None:
         raise CorruptMedia("broken timestamps: the video has no time base", stage="decode")
     time_base = vin.time_base
-    output = av.open(target, "w", format=plan.muxer, container_options={"fflags": "+bitexact"})
+    output = av.open(
+        target, "w", format=plan.muxer, container_options=_MUXER_OPTIONS.get(plan.muxer, _BITEXACT)
+    )
     try:
         codec, codec_options, audio_codec = _CONTAINERS[plan.muxer]
         rate = vin.guessed_rate or vin.average_rate or Fraction(30)
+        if codec == "mpeg2video":
+            rate = _mpeg_rate(vin.average_rate or rate)
         vout = cast(VideoStream, output.add_stream(codec, rate=rate, options=codec_options))
         vout.width, vout.height = plan.size
         vout.pix_fmt = "yuv420p"
         vout.codec_context.time_base = vout.time_base = time_base
+        if codec == "mpeg2video":  # MPEG-2 counts time in frames
+            vout.codec_context.time_base = 1 / Fraction(rate)
         sar = vin.sample_aspect_ratio
         if sar:
             vout.codec_context.sample_aspect_ratio = 1 / sar if plan.turns % 2 else sar
@@ -561,7 +591,8 @@ def _decode(
     if video.time_base is None:
         raise CorruptMedia("broken timestamps: the video has no time base", stage="decode")
     time_base = video.time_base
-    rate = video.guessed_rate or video.average_rate or Fraction(30)
+    # A frame without a timestamp is placed one average frame after the last.
+    rate = video.average_rate or video.guessed_rate or Fraction(30)
     clock = _Clock(round(1 / (rate * time_base)))
     index = 0
     packets = 0

@@ -237,9 +237,16 @@ def _plan(
 
 
 #: The frame rates MPEG-2 video declares.
-_MPEG_RATES = tuple(
-    Fraction(n, d) for n, d in ((24000, 1001), (24, 1), (25, 1), (30000, 1001), (30, 1), (50, 1))
-) + (Fraction(60000, 1001), Fraction(60, 1))
+_MPEG_RATES = (
+    Fraction(24000, 1001),
+    Fraction(24),
+    Fraction(25),
+    Fraction(30000, 1001),
+    Fraction(30),
+    Fraction(50),
+    Fraction(60000, 1001),
+    Fraction(60),
+)
 
 
 def _mpeg_rate(rate: Fraction) -> Fraction:

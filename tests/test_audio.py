@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -24,8 +26,8 @@ from helpers import astronaut, encoded
 import unseen
 import unseen.audio.pipeline
 import unseen.audio.replace
-from unseen.audio.pipeline import Attacked
-from unseen.audio.voice import VoiceStream
+from unseen.audio.pipeline import ATTEMPTS, Attacked
+from unseen.audio.voice import VoiceParams, VoiceStream
 from unseen.cli.main import main
 from unseen.media.sniff import HEAD_BYTES, sniff
 
@@ -180,10 +182,36 @@ def test_attacker_match_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyP
     (result,) = unseen.anonymize([source], tmp_path / "out").files
     assert result.status == "failed"
     assert "speaker attacker still matches" in (result.error or "")
-    assert "after 3 pseudo-voices" in (result.error or "")
+    assert f"after {ATTEMPTS} pseudo-voices" in (result.error or "")
     assert "--voice replace" in (result.error or "")
     assert not (tmp_path / "out" / "a.wav").exists()
     assert not list((tmp_path / "out").glob(".unseen-*"))
+
+
+def test_redraws_are_strong_and_go_the_other_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(unseen.audio.pipeline, "VOICE_SIMILARITY_LIMIT", -1.0)
+    drawn: list[tuple[bool | None, bool, float]] = []
+
+    class Recorded(VoiceStream):
+        def __init__(self, *args: Any, up: bool | None = None, strong: bool = False, **kw: Any):
+            super().__init__(*args, up=up, strong=strong, **kw)
+            drawn.append((up, strong, self.params.pitch_shift))
+
+    monkeypatch.setattr(unseen.audio.pipeline, "VoiceStream", Recorded)
+    source = write_audio(tmp_path / "a.wav", "WAV", spoken(2.0)[None], 16_000)
+    (result,) = unseen.anonymize([source], tmp_path / "out").files
+    assert result.status == "failed" and len(drawn) == ATTEMPTS
+    assert drawn[0][:2] == (None, False)  # the first from the whole range
+    for (_, _, before), (up, strong, shift) in itertools.pairwise(drawn):
+        assert strong and up == (before < 0) == (shift > 0)  # then the other way, strong
+    ranges = [VoiceParams.draw(np.random.default_rng(seed), up=True) for seed in range(50)]
+    strong = [
+        VoiceParams.draw(np.random.default_rng(seed), up=True, strong=True) for seed in range(50)
+    ]
+    assert min(p.ltas for p in strong) >= 0.85 > min(p.ltas for p in ranges)
+    assert min(p.warp[3] for p in strong) > min(p.warp[3] for p in ranges)
 
 
 def _cli(*args: str) -> Result:

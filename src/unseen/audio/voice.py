@@ -80,10 +80,20 @@ class VoiceParams:
     ltas: float
 
     @classmethod
-    def draw(cls, rng: np.random.Generator) -> VoiceParams:
-        """A pseudo-voice drawn at random from the tuned ranges."""
-        up = bool(rng.random() < 0.5)
-        scale = rng.uniform(1.18, 1.28) if up else rng.uniform(0.77, 0.84)
+    def draw(
+        cls, rng: np.random.Generator, *, up: bool | None = None, strong: bool = False
+    ) -> VoiceParams:
+        """A pseudo-voice drawn at random from the tuned ranges; ``up`` fixes
+        the direction of the pitch and formant shift (drawn when None);
+        ``strong`` draws the formant warp and the removal of the speaker's
+        average timbre from the stronger half of their ranges, the two that
+        move the attacker most (on the voices it matched, its similarity
+        fell with both)."""
+        coin = bool(rng.random() < 0.5)
+        up = coin if up is None else up
+        lo, hi = (0.5, 1.0) if strong else (0.0, 1.0)
+        share = rng.uniform(lo, hi)
+        scale = 1.18 + 0.10 * share if up else 0.84 - 0.07 * share
         knots = 6
         steps = rng.uniform(0.6, 1.4, knots)
         base = np.linspace(0.0, 1.0, knots + 1)
@@ -99,7 +109,7 @@ class VoiceParams:
             ripple_db=tuple(float(v) for v in rng.uniform(-6.0, 6.0, 4)),
             breath=float(rng.uniform(0.6, 0.85)),
             drift=float(rng.uniform(0.3, 0.8)),
-            ltas=float(rng.uniform(0.7, 1.0)),
+            ltas=0.7 + 0.3 * float(rng.uniform(lo, hi)),
         )
 
 
@@ -131,7 +141,8 @@ class VoiceStream:
     the input. Memory is bounded by one block, whatever the length.
 
     ``seed`` fixes the pseudo-voice (linkable across files); without it a
-    fresh secret is drawn for this stream.
+    fresh secret is drawn for this stream. ``up`` and ``strong`` are as in
+    :meth:`VoiceParams.draw`.
 
     Example::
 
@@ -141,12 +152,20 @@ class VoiceStream:
         sink.write(stream.flush())
     """
 
-    def __init__(self, sample_rate: int, channels: int, *, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        sample_rate: int,
+        channels: int,
+        *,
+        seed: int | None = None,
+        up: bool | None = None,
+        strong: bool = False,
+    ) -> None:
         if sample_rate < 4000 or channels < 1:
             raise ValueError(f"unusable audio: {sample_rate} Hz, {channels} channels")
         self.sample_rate, self.channels = sample_rate, channels
         self._seed = new_secret() if seed is None else seed
-        self.params = VoiceParams.draw(np.random.default_rng([self._seed, 0]))
+        self.params = VoiceParams.draw(np.random.default_rng([self._seed, 0]), up=up, strong=strong)
         self._block = int(BLOCK_SECONDS * sample_rate)
         self._margin = int(MARGIN_SECONDS * sample_rate)
         self._fade = int(FADE_SECONDS * sample_rate)

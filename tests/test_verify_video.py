@@ -19,6 +19,7 @@ import unseen.audio.pipeline
 import unseen.mask.apply
 import unseen.track
 import unseen.verify.video
+from unseen.audio.pipeline import ATTEMPTS
 from unseen.config import REID_EVERY, Options
 from unseen.media import video
 from unseen.types import Detections, MaskRegion
@@ -117,7 +118,7 @@ def test_an_unchanged_voice_fails_the_video(
 
     drawn: list[Rigged] = []
 
-    def parrot(rate: int, channels: int, options: Options) -> Rigged:
+    def parrot(rate: int, channels: int, options: Options, up: bool | None = None) -> Rigged:
         """A voice stage that hands the original back."""
         drawn.append(Rigged(rate, channels, lambda samples: samples))
         return drawn[-1]
@@ -132,12 +133,12 @@ def test_an_unchanged_voice_fails_the_video(
     (result,) = report.files
     assert result.status == "failed"
     assert "speaker attacker still matches" in (result.error or "")
-    assert "after 3 pseudo-voices" in (result.error or "")
+    assert f"after {ATTEMPTS} pseudo-voices" in (result.error or "")
     assert result.verification is not None
     assert [f.check for f in result.verification.findings] == ["voice"]
     assert not (tmp_path / "out" / "clip.mp4").exists()
     # Every draw was tried on the sound alone: no frame was encoded.
-    assert len(drawn) == 3 and encoded == []
+    assert len(drawn) == ATTEMPTS and encoded == []
 
 
 def test_no_verify_is_recorded(tmp_path: Path) -> None:

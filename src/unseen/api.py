@@ -29,7 +29,7 @@ from unseen.errors import (
 from unseen.handlers import FrameProgress, Run, Work, handler_for, sniff_file
 from unseen.media.image import FORMATS
 from unseen.paths import Job, claim_outputs, collect
-from unseen.plans import Failure, FilePlan, Plan, PlanError
+from unseen.plans import Failure, FilePlan, Plan, PlanError, options_dict
 from unseen.types import FileResult, Inspection, RunReport, Verification
 from unseen.verify import load_attackers
 
@@ -68,13 +68,8 @@ def anonymize(
     """
     options = options or Options()
     started = _now()
-    files = []
     batch = _Batch(inputs, out_dir, options, force, skip_existing)
-    for index, result in enumerate(batch.results(frame_progress)):
-        files.append(result)
-        if progress is not None:
-            progress(index + 1, len(batch.jobs), result)
-    return RunReport(__version__, started, _jsonable(options), tuple(files))
+    return batch.report(started, progress, frame_progress)
 
 
 def iter_anonymize(
@@ -154,14 +149,8 @@ def apply(
         report = apply(unseen.plans.load("plan.json"), "safe/")
     """
     started = _now()
-    options = planned.options
-    batch = _Batch([], out_dir, options, force, skip_existing, planned)
-    files = []
-    for index, result in enumerate(batch.results(frame_progress)):
-        files.append(result)
-        if progress is not None:
-            progress(index + 1, len(batch.jobs), result)
-    return RunReport(__version__, started, _jsonable(options), tuple(files))
+    batch = _Batch([], out_dir, planned.options, force, skip_existing, planned)
+    return batch.report(started, progress, frame_progress)
 
 
 class _Batch:
@@ -192,27 +181,40 @@ class _Batch:
                     path=self.out,
                     stage="write",
                 )
+        self.options = options
         self.run = Run.resolve(options)
-        self.plans: dict[int, FilePlan] = {}
-        self.failures: list[Failure] = []
+        self.plans: tuple[FilePlan, ...] = ()
+        #: The files that failed when they were planned: reported as failed.
+        self.failures: tuple[Failure, ...] = ()
         if planned is None:
-            jobs = claim_outputs(collect(list(inputs), self.out), _renamer(self.run.out_format))
+            self.jobs = claim_outputs(
+                collect(list(inputs), self.out), _renamer(self.run.out_format)
+            )
         else:
-            jobs = claim_outputs(
+            self.jobs = claim_outputs(
                 [Job(Path(f.path), f.input, Path(f.output)) for f in planned.files],
                 lambda job: job.relative,
             )
-            self.plans = dict(enumerate(planned.files))
-            self.failures = list(planned.failed)
-        self.jobs = jobs + [None] * len(self.failures)
+            self.plans, self.failures = planned.files, planned.failed
+        self.total = len(self.jobs) + len(self.failures)
 
     def results(self, frame_progress: FrameProgress | None) -> Iterator[FileResult]:
         for index, job in enumerate(self.jobs):
-            if job is None:
-                failure = self.failures[index - len(self.jobs) + len(self.failures)]
-                yield _failed(failure.input, failure.error, failure.stage, time.monotonic())
-                continue
-            yield self._one(job, self.plans.get(index), frame_progress)
+            planned = self.plans[index] if self.plans else None
+            yield self._one(job, planned, frame_progress)
+        for failure in self.failures:
+            yield _failed(failure.input, failure.error, failure.stage, time.monotonic())
+
+    def report(
+        self, started: str, progress: Progress | None, frame_progress: FrameProgress | None
+    ) -> RunReport:
+        """Every file done in turn, ``progress`` told after each, as a report."""
+        files = []
+        for index, result in enumerate(self.results(frame_progress)):
+            files.append(result)
+            if progress is not None:
+                progress(index + 1, self.total, result)
+        return RunReport(__version__, started, _jsonable(self.options), tuple(files))
 
     def _one(
         self, job: Job, planned: FilePlan | None, frame_progress: FrameProgress | None
@@ -268,9 +270,7 @@ def _now() -> str:
 
 
 def _jsonable(options: Options) -> dict[str, object]:
-    out = {
-        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(options).items()
-    }
+    out = options_dict(options)
     if options.voice_seed is not None:
         out["voice_seed"] = "hidden"  # it would let a reader re-create the pseudo-voice
     return out

@@ -12,14 +12,14 @@ from typing import BinaryIO
 
 from unseen.audio import Track, listen, protect_sound, sound_notes
 from unseen.audio.io import AudioInfo, Samples, Sink, Source, check_output, output_rate
-from unseen.errors import LimitExceeded
 from unseen.handlers.base import (
     Run,
     Work,
     check_unchanged,
     fingerprint,
     not_for,
-    open_regular,
+    open_sized,
+    planned_voice,
 )
 from unseen.media.sniff import Kind
 from unseen.output import write_atomic
@@ -52,12 +52,10 @@ class AudioHandler:
     def apply(self, work: Work, run: Run) -> FileResult:
         job, plan, target, force = work.job, work.plan, work.target, work.force
         info = _probe(job.source, work.fmt, run)
-        options, heard = run.options, None
         if plan is not None:
             check_unchanged(plan, job.source)
-            if plan.voice is not None:
-                options = dataclasses.replace(options, voice=plan.voice.mode)
-                heard = plan.voice.speech
+        mode, heard = planned_voice(plan, run.options.voice)
+        options = dataclasses.replace(run.options, voice=mode)
 
         def write(samples: Iterator[Samples]) -> None:
             written = [0]
@@ -95,12 +93,7 @@ class AudioHandler:
 
 def _probe(path: Path, fmt: str, run: Run) -> AudioInfo:
     """What the recording holds, after checking it against the limits."""
-    with open_regular(path) as stream:
-        size = os.fstat(stream.fileno()).st_size
-    if size > run.options.max_file_bytes:
-        raise LimitExceeded(
-            f"{size:,} bytes, above the limit of {run.options.max_file_bytes:,}", stage="read"
-        )
+    open_sized(path, run.options).close()
     with Source(path, fmt, max_seconds=run.options.max_audio_seconds) as source:
         return source.info
 

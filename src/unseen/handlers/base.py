@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from unseen.config import Options
+from unseen.config import Voice as VoiceMode
 from unseen.detect import get_detector
 from unseen.detect.base import Pass
 from unseen.errors import CorruptMedia, InputError, LimitExceeded, UnsupportedFormat
@@ -24,7 +25,7 @@ from unseen.media.image import check_format
 from unseen.media.sniff import HEAD_BYTES, Kind, sniff
 from unseen.paths import Job
 from unseen.plans import FilePlan, PlanError
-from unseen.types import FileResult, Inspection, Verification
+from unseen.types import FileResult, Inspection, Speech, Verification
 from unseen.verify import Attackers, load_attackers
 
 #: Progress within one video: the input as shown, frames done, frames expected.
@@ -119,15 +120,21 @@ def open_regular(path: Path) -> BinaryIO:
     return stream
 
 
+def open_sized(path: Path, options: Options) -> BinaryIO:
+    """:func:`open_regular`, after checking the file against ``options.max_file_bytes``."""
+    stream = open_regular(path)
+    size = os.fstat(stream.fileno()).st_size
+    if size > options.max_file_bytes:
+        stream.close()
+        raise LimitExceeded(
+            f"{size:,} bytes, above the limit of {options.max_file_bytes:,}", stage="read"
+        )
+    return stream
+
+
 def read_file(path: Path, options: Options) -> bytes:
     """The whole file, after checking that it is a regular file of sane size."""
-    with open_regular(path) as stream:
-        info = os.fstat(stream.fileno())
-        if info.st_size > options.max_file_bytes:
-            raise LimitExceeded(
-                f"{info.st_size:,} bytes, above the limit of {options.max_file_bytes:,}",
-                stage="read",
-            )
+    with open_sized(path, options) as stream:
         return stream.read(options.max_file_bytes + 1)
 
 
@@ -159,6 +166,14 @@ def check_unchanged(plan: FilePlan, path: Path, data: bytes | None = None) -> No
             "the input changed since it was planned (its size or SHA-256 differs): plan it again",
             stage="plan",
         )
+
+
+def planned_voice(plan: FilePlan | None, mode: VoiceMode) -> tuple[VoiceMode, Speech | None]:
+    """The voice mode (``mode`` unless the plan decided one) and, when the plan
+    knows it, where the sound holds speech."""
+    if plan is None or plan.voice is None:
+        return mode, None
+    return plan.voice.mode, plan.voice.speech
 
 
 def unsupported(kind: Kind, fmt: str) -> str:

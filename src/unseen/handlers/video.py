@@ -17,7 +17,6 @@ import numpy as np
 
 from unseen.audio import Track, listen, settle_sound, settled, sound_notes, voice_finding
 from unseen.audio.speaker import SpeakerCheck
-from unseen.config import Voice as VoiceMode
 from unseen.detect import detect_faces
 from unseen.errors import UnsupportedFormat
 from unseen.handlers.base import (
@@ -27,6 +26,7 @@ from unseen.handlers.base import (
     fingerprint,
     not_for,
     open_regular,
+    planned_voice,
     sniff_file,
     unsupported,
 )
@@ -56,7 +56,6 @@ from unseen.types import (
     Finding,
     Inspection,
     MaskRegion,
-    Speech,
     Verification,
 )
 from unseen.verify import FACE_CHECKS, FrameAudit
@@ -143,7 +142,7 @@ class VideoHandler:
                 # The voice is settled before any frame is encoded: a pseudo-voice
                 # the attacker still recognizes is drawn again at the cost of the
                 # sound alone, and a failed voice costs no encoding at all.
-                voiced, heard = _voice(plan, options.voice)
+                voiced, heard = planned_voice(plan, options.voice)
                 sound = settle_sound(
                     _track(job.source, shape),
                     dataclasses.replace(options, voice=voiced),
@@ -231,13 +230,6 @@ class VideoHandler:
 
     def inspect(self, path: Path, fmt: str, run: Run, faces: bool) -> Inspection:
         raise not_for(self.kind, fmt)
-
-
-def _voice(plan: FilePlan | None, mode: VoiceMode) -> tuple[VoiceMode, Speech | None]:
-    """The voice mode and, when the plan knows it, where the sound holds speech."""
-    if plan is None or plan.voice is None:
-        return mode, None
-    return plan.voice.mode, plan.voice.speech
 
 
 def _planned(pictures: Iterator[video.Picture], plan: FilePlan) -> Iterator[Planned]:

@@ -15,7 +15,17 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from helpers import REPO, SHARED, astronaut, astronaut_face, crowd, encoded, pixels, run_cli
+from helpers import (
+    REPO,
+    SHARED,
+    astronaut,
+    astronaut_face,
+    crowd,
+    encoded,
+    pixels,
+    run_cli,
+    snapshot,
+)
 from videos import make_clip
 
 import unseen
@@ -277,3 +287,33 @@ def test_a_file_that_failed_planning_is_reported_failed_by_apply(tmp_path: Path)
     assert report.files[1].error == planned.failed[0].error
     assert calls == [(1, 2, "ok"), (2, 2, "failed")]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["astronaut.jpg"]
+
+
+def test_no_output_plan_or_report_replaces_an_input(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (folder / name).write_bytes(encoded(astronaut(160), "JPEG"))
+    before = snapshot(folder)
+    # A plan edited to send a.jpg's output onto b.jpg, applied into the inputs' folder.
+    planned = unseen.plan([folder])
+    edited = [
+        dataclasses.replace(f, output="b.jpg") if f.output == "a.jpg" else f for f in planned.files
+    ]
+    report = unseen.apply(dataclasses.replace(planned, files=tuple(edited)), folder, force=True)
+    assert {f.error for f in report.files} >= {"the output would replace an input"}
+    assert snapshot(folder) == before
+    # --force lets a plan or a report replace a file, never an input.
+    plan = run_cli("plan", folder / "a.jpg", "--out", folder / "a.jpg", "--force")
+    assert plan.returncode != 0 and "never replaces an input" in plan.stderr
+    done = run_cli(
+        "anonymize",
+        folder / "a.jpg",
+        "--out",
+        tmp_path / "out",
+        "--report",
+        folder / "a.jpg",
+        "--force",
+    )
+    assert done.returncode != 0 and "never replaces an input" in done.stderr
+    assert snapshot(folder) == before

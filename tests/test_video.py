@@ -348,5 +348,5 @@ def test_format_converts_images_only_and_never_replaces_an_input(tmp_path: Path)
     ]
     # A file given by name, with --out its own folder and --force: refused, untouched.
     again = unseen.anonymize([clip.path], folder, options=Options(format="PNG"), force=True)
-    assert [f.error for f in again.files] == ["the output would replace the input"]
+    assert [f.error for f in again.files] == ["the output would replace an input"]
     assert snapshot(folder) == before

@@ -197,6 +197,8 @@ class _Batch:
             )
             self.plans, self.failures = planned.files, planned.failed
         self.total = len(self.jobs) + len(self.failures)
+        #: Every input, resolved: no output may replace one (a plan may name any output).
+        self.sources = {os.path.realpath(job.source) for job in self.jobs}
 
     def results(self, frame_progress: FrameProgress | None) -> Iterator[FileResult]:
         for index, job in enumerate(self.jobs):
@@ -224,8 +226,8 @@ class _Batch:
         try:
             if job.problem is not None:
                 raise InputError(job.problem, stage="read")
-            if os.path.realpath(target) == os.path.realpath(job.source):
-                raise OutputError("the output would replace the input", stage="write")
+            if os.path.realpath(target) in self.sources:
+                raise OutputError("the output would replace an input", stage="write")
             if self.skip_existing and _is_plain_file(target):
                 return FileResult(
                     input=job.shown,

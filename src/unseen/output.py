@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -40,6 +41,41 @@ def write_atomic(
     """
     with Staging(target, force=force) as stage:
         stage.publish(write, check)
+
+
+def json_text(value: object, indent: int = 2) -> str:
+    """JSON that any UTF-8 stream accepts. File names that are not valid UTF-8
+    hold lone surrogates in Python; they are written as ``\\udcXX`` escapes,
+    which ``json.loads`` turns back into the same names."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def write_document(
+    target: Path,
+    content: bytes,
+    *,
+    force: bool = False,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> None:
+    """Write a document of unseen's own (a plan, a report) atomically. With
+    ``force`` it may replace a file, but never one of the run's ``inputs``."""
+    if force and os.path.lexists(target) and any(_same(target, i) for i in inputs):
+        raise OutputError(
+            "this is one of the inputs: unseen never replaces an input", path=target, stage="write"
+        )
+    write_atomic(target, lambda stream: stream.write(content), _whole, force=force)
+
+
+def _whole(path: Path) -> None:
+    """A document needs no check beyond being written whole."""
+
+
+def _same(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 class Staging:

@@ -33,6 +33,7 @@ import numpy as np
 from unseen.config import VOICES, Options
 from unseen.config import Voice as VoiceMode
 from unseen.errors import InputError
+from unseen.output import json_text
 from unseen.paths import Job
 from unseen.types import FACE, Detections, Speech
 
@@ -180,8 +181,7 @@ class Plan:
 
     def dumps(self) -> str:
         """The plan as JSON text (file names that are not UTF-8 as ``\\udcXX`` escapes)."""
-        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False)
-        return text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n"
+        return json_text(self.to_dict(), indent=1) + "\n"
 
 
 def options_dict(options: Options) -> dict[str, Any]:

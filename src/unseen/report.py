@@ -9,14 +9,11 @@ words every front end says before and after a run.
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 from pathlib import Path
-from typing import BinaryIO
 
 from unseen.config import (
     REID_CONTEXT_MARGIN,
@@ -25,7 +22,7 @@ from unseen.config import (
     WEAK_FILLS,
     Options,
 )
-from unseen.output import write_atomic
+from unseen.output import json_text, write_document
 from unseen.types import AudioSummary, FaceScore, FileResult, RunReport
 
 _STYLE = """
@@ -316,17 +313,10 @@ def write_reports(
         # Names that are not valid UTF-8 become \udcXX escapes, as in the JSON.
         (html, render_html(report).encode("utf-8", "backslashreplace")),
     )
+    inputs = [f.input for f in report.files]
     for target, content in pages:
-        write_atomic(target, functools.partial(_write, content), _nothing, force=force)
+        write_document(target, content, force=force, inputs=inputs)
     return path, html
-
-
-def json_text(value: object) -> str:
-    """JSON that any UTF-8 stream accepts. File names that are not valid UTF-8
-    hold lone surrogates in Python; they are written as ``\\udcXX`` escapes,
-    which ``json.loads`` turns back into the same names."""
-    text = json.dumps(value, indent=2, ensure_ascii=False)
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def html_path(report_path: Path) -> Path:
@@ -344,11 +334,3 @@ def _free_report_path(out_dir: Path) -> Path:
         path = out_dir / f"unseen-report-{stamp}-{number}.json"
         number += 1
     return path
-
-
-def _write(content: bytes, stream: BinaryIO) -> None:
-    stream.write(content)
-
-
-def _nothing(path: Path) -> None:
-    """A report needs no check beyond being written whole."""

@@ -26,10 +26,10 @@ from unseen.api import plan as run_plan
 from unseen.api import verify_file
 from unseen.config import PROFILES, SETTINGS, VERIFY_RECOGNIZERS, Options, ProfileName
 from unseen.errors import ModelMissing, UnseenError
-from unseen.output import write_atomic
+from unseen.output import json_text, write_document
 from unseen.paths import collect, display
 from unseen.plans import load as load_plan
-from unseen.report import json_text, notices, warnings, write_reports
+from unseen.report import notices, warnings, write_reports
 from unseen.types import FileResult, Inspection, RunReport, Verification
 
 EXIT_FAILED, EXIT_USAGE, EXIT_START, EXIT_INTERRUPTED = 1, 2, 3, 130
@@ -185,8 +185,8 @@ def plan(paths: tuple[str, ...], plan_path: Path, force: bool, **settings: Any) 
         click.echo(line, err=True)
     try:
         planned = run_plan(list(paths), options=options)
-        text = planned.dumps().encode("utf-8")
-        write_atomic(plan_path, lambda stream: stream.write(text), lambda p: None, force=force)
+        inputs = [f.path for f in planned.files] + [f.input for f in planned.failed]
+        write_document(plan_path, planned.dumps().encode("utf-8"), force=force, inputs=inputs)
     except KeyboardInterrupt:
         click.echo("\ninterrupted: no plan was written", err=True)
         sys.exit(EXIT_INTERRUPTED)

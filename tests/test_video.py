@@ -30,7 +30,7 @@ from unseen.config import Options
 from unseen.mask import plan_masks
 from unseen.media import video
 from unseen.track import EXTEND, MAX_GAP, Tracker, TrackTally
-from unseen.types import Detections
+from unseen.types import Detections, MaskRegion
 
 TAGS = {
     "title": "meeting at the safe house",
@@ -350,3 +350,21 @@ def test_format_converts_images_only_and_never_replaces_an_input(tmp_path: Path)
     again = unseen.anonymize([clip.path], folder, options=Options(format="PNG"), force=True)
     assert [f.error for f in again.files] == ["the output would replace an input"]
     assert snapshot(folder) == before
+
+
+def test_track_tallies_count_each_frame_once() -> None:
+    def region(frame: int, track: int | None, detector: str, score: float) -> MaskRegion:
+        return MaskRegion(
+            frame, "box", (0, 0, 9, 9), (1.0, 1.0, 8.0, 8.0), score, detector, track=track
+        )
+
+    tally = TrackTally()
+    tally.add([region(0, None, "yunet", 0.6), region(0, None, "centerface", 0.9)])
+    tally.add([region(1, 4, "yunet", 0.7)])
+    tally.add([region(2, 4, "track", 0.7), region(2, None, "yunet", 0.5)])
+    tally.add([region(5, 4, "yunet", 0.8)])
+    untracked, track = tally.summaries()
+    assert (untracked.id, untracked.first_frame, untracked.last_frame) == (-1, 0, 2)
+    assert (untracked.frames_masked, untracked.frames_detected, untracked.score) == (2, 2, 0.9)
+    assert (track.id, track.first_frame, track.last_frame) == (4, 1, 5)
+    assert (track.frames_masked, track.frames_detected, track.detector) == (3, 2, "yunet")

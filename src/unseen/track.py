@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -283,46 +283,64 @@ def audit_video(frames: Iterator[Masked], audit: Audit | None) -> Iterator[Pictu
         yield Picture(picture.index, picture.pts, pixels)
 
 
+@dataclass
+class _Tally:
+    """One track's sums: frames are added in order, so counters and the last
+    frame seen are all it keeps, however long the video."""
+
+    first: int
+    last: int
+    extent: tuple[float, float, float, float]
+    best: MaskRegion
+    frames: int = 1
+    detected: int = 0
+    last_detected: int = -1
+
+
 class TrackTally:
     """The tracks of a video's masked (or kept) regions, summed up as the
     frames pass: frames, frames where a detector (not the tracker) found the
     face, the extent of its boxes and its best score. One entry per track,
-    however long the video; regions without a track count as track -1."""
+    however long the video; regions without a track count as track -1.
+    Regions come frame by frame, in order."""
 
     def __init__(self) -> None:
-        self._tracks: dict[int, dict[str, Any]] = {}
+        self._tracks: dict[int, _Tally] = {}
 
     def add(self, regions: Iterable[MaskRegion]) -> None:
         for region in regions:
             number = -1 if region.track is None else region.track
-            entry = self._tracks.setdefault(
-                number,
-                {"frames": set(), "detected": set(), "extent": region.face, "best": region},
-            )
-            entry["frames"].add(region.frame)
-            if region.detector != TRACKED:
-                entry["detected"].add(region.frame)
-            x1, y1, x2, y2 = entry["extent"]
+            tally = self._tracks.get(number)
+            if tally is None:
+                tally = self._tracks[number] = _Tally(
+                    region.frame, region.frame, region.face, region
+                )
+            elif region.frame != tally.last:
+                tally.frames += 1
+                tally.last = region.frame
+            if region.detector != TRACKED and region.frame != tally.last_detected:
+                tally.detected += 1
+                tally.last_detected = region.frame
+            x1, y1, x2, y2 = tally.extent
             a1, b1, a2, b2 = region.face
-            entry["extent"] = (min(x1, a1), min(y1, b1), max(x2, a2), max(y2, b2))
-            if region.score > entry["best"].score:
-                entry["best"] = region
+            tally.extent = (min(x1, a1), min(y1, b1), max(x2, a2), max(y2, b2))
+            if region.score > tally.best.score:
+                tally.best = region
 
     def summaries(self) -> tuple[TrackSummary, ...]:
         out = []
-        for number, entry in sorted(self._tracks.items()):
-            frames, best = entry["frames"], entry["best"]
-            x1, y1, x2, y2 = (round(float(v), 1) for v in entry["extent"])
+        for number, tally in sorted(self._tracks.items()):
+            x1, y1, x2, y2 = (round(float(v), 1) for v in tally.extent)
             out.append(
                 TrackSummary(
                     id=number,
-                    first_frame=min(frames),
-                    last_frame=max(frames),
-                    frames_masked=len(frames),
-                    frames_detected=len(entry["detected"]),
+                    first_frame=tally.first,
+                    last_frame=tally.last,
+                    frames_masked=tally.frames,
+                    frames_detected=tally.detected,
                     face_extent=(x1, y1, x2, y2),
-                    score=best.score,
-                    detector=best.detector,
+                    score=tally.best.score,
+                    detector=tally.best.detector,
                 )
             )
         return tuple(out)

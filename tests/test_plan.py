@@ -183,6 +183,8 @@ def _plan_json(tmp_path: Path) -> dict[str, Any]:
         (lambda p: p["files"][0].pop("sha256"), "'sha256' is missing"),
         (lambda p: p["options"].update(fill="glitter"), "fill must be one of"),
         (lambda p: p["options"].update(verify="no"), "wrong type"),
+        (lambda p: p["options"].update(frames="bogus"), "frames must be one of"),
+        (lambda p: p["options"].update(voice_seed=-1), "voice_seed must lie between"),
         (lambda p: p["options"].update(secret=1), "unknown settings"),
         (lambda p: p["files"][0].update(kind="hologram"), "kind"),
     ],

@@ -22,6 +22,9 @@ WEAK_FILLS: frozenset[str] = frozenset({"pixelate", "blur"})
 SHAPES: tuple[Shape, ...] = ("ellipse", "box")
 AUDIO: tuple[Audio, ...] = ("keep", "drop")
 VOICES: tuple[Voice, ...] = ("transform", "replace", "keep")
+FRAMES: tuple[Frames, ...] = ("all", "first")
+#: Largest fixed voice seed (a secret; numbers that fit 63 bits).
+MAX_VOICE_SEED = 2**63 - 1
 
 #: Largest image accepted, in pixels per frame (decompression-bomb guard).
 MAX_PIXELS = 120_000_000
@@ -241,6 +244,10 @@ class Options:
             raise ValueError(f"audio must be one of {', '.join(AUDIO)}, not {self.audio!r}")
         if self.voice not in VOICES:
             raise ValueError(f"voice must be one of {', '.join(VOICES)}, not {self.voice!r}")
+        if self.frames not in FRAMES:
+            raise ValueError(f"frames must be one of {', '.join(FRAMES)}, not {self.frames!r}")
+        if self.voice_seed is not None and not 0 <= self.voice_seed <= MAX_VOICE_SEED:
+            raise ValueError(f"voice_seed must lie between 0 and {MAX_VOICE_SEED}")
         for name in (
             "max_pixels",
             "max_frames",
@@ -333,7 +340,7 @@ SETTINGS: tuple[Setting, ...] = (
         "frames",
         "--frames",
         "Animated images: protect all frames or keep the first.",
-        choices=("all", "first"),
+        choices=FRAMES,
     ),
     Setting(
         "audio",
@@ -354,7 +361,7 @@ SETTINGS: tuple[Setting, ...] = (
         "--voice-seed",
         "Audio: the same pseudo-voice in every file for this number. Files that share "
         "a seed can be LINKED to each other; keep the number secret.",
-        bounds=(0, 2**63 - 1),
+        bounds=(0, MAX_VOICE_SEED),
         kind=int,
     ),
     Setting(

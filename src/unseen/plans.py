@@ -29,13 +29,15 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from unseen.config import VOICES, Options
 from unseen.config import Voice as VoiceMode
 from unseen.errors import InputError
+from unseen.mask import apply_masks
 from unseen.output import json_text
 from unseen.paths import Job
-from unseen.types import FACE, Detections, Speech
+from unseen.types import FACE, Detections, MaskRegion, Speech
 
 #: The plan's JSON schema, and its version: a reader refuses any other.
 SCHEMA = "unseen.plan/1"
@@ -429,6 +431,15 @@ def detections(regions: Sequence[Region]) -> Detections:
         tuple(r.label for r in regions),
         np.array([r.track if isinstance(r.track, int) else -1 for r in regions], np.int64),
     )
+
+
+def paint(
+    pixels: npt.NDArray[np.uint8], here: Sequence[Region], options: Options, frame: int
+) -> tuple[npt.NDArray[np.uint8], tuple[MaskRegion, ...]]:
+    """A copy of one frame's ``pixels`` with its regions decided ``mask``
+    painted as ``options`` say (those kept are left alone), and what was painted."""
+    masks = detections([r for r in here if r.decision == "mask"])
+    return apply_masks(pixels, masks, options, frame)
 
 
 def by_frame(plan: FilePlan) -> dict[int, list[Region]]:

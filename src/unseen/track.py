@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -344,3 +345,26 @@ class TrackTally:
                 )
             )
         return tuple(out)
+
+
+def follow(
+    frames: Iterable[npt.NDArray[np.uint8]], box: tuple[float, float, float, float]
+) -> Iterator[tuple[float, float, float, float]]:
+    """Follow what ``box`` (x1, y1, x2, y2) holds on the first of ``frames``
+    through the rest, with OpenCV's MIL tracker (for a face a person marked
+    by hand, which the detectors missed): its box in each later frame, until
+    the tracker loses it or it leaves the picture."""
+    tracker = cv2.TrackerMIL.create()
+    started = False
+    for pixels in frames:
+        height, width = pixels.shape[:2]
+        if not started:
+            x1, y1, x2, y2 = (round(v) for v in box)
+            tracker.init(pixels, (x1, y1, max(1, x2 - x1), max(1, y2 - y1)))
+            started = True
+            continue
+        ok, (x, y, w, h) = tracker.update(pixels)
+        inside = max(0, min(x + w, width) - max(x, 0)) * max(0, min(y + h, height) - max(y, 0))
+        if not ok or inside < 0.5 * w * h:
+            return
+        yield (float(x), float(y), float(x + w), float(y + h))

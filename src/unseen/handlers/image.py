@@ -22,13 +22,13 @@ from unseen.handlers.base import (
     not_for,
     read_file,
 )
-from unseen.mask import apply_masks, plan_masks
+from unseen.mask import plan_masks
 from unseen.media.image import Decoded, decode, encode
 from unseen.media.sniff import HEAD_BYTES, Kind, sniff
 from unseen.metadata.read import open_image, read_metadata
 from unseen.output import write_atomic
 from unseen.paths import Job
-from unseen.plans import FilePlan, Region, by_frame, detections, found
+from unseen.plans import FilePlan, Region, by_frame, detections, found, paint
 from unseen.types import (
     Detections,
     EmbeddedImage,
@@ -120,8 +120,7 @@ class ImageHandler:
         late: list[int] = []
         for index, frame in enumerate(decoded.frames):
             here = planned.get(index, [])
-            masks = detections([r for r in here if r.decision == "mask"])
-            masked, painted = apply_masks(frame, masks, options, index)
+            masked, painted = paint(frame, here, options, index)
             visible = plan_masks(
                 detections([r for r in here if r.decision == "keep"]), options, *decoded.size, index
             )

@@ -17,6 +17,7 @@ import numpy as np
 
 from unseen.audio import Track, listen, settle_sound, settled, sound_notes, voice_finding
 from unseen.audio.speaker import SpeakerCheck
+from unseen.config import Options
 from unseen.detect import detect_faces
 from unseen.errors import UnsupportedFormat
 from unseen.handlers.base import (
@@ -66,11 +67,11 @@ from unseen.verify import FACE_CHECKS, FrameAudit
 RESCALED_ASPECT = 0.03
 
 
-def video_plan(path: Path, fmt: str, run: Run, keep_audio: bool) -> video.Plan:
+def video_plan(path: Path, fmt: str, options: Options, keep_audio: bool) -> video.Plan:
     """How a video file sniffed as ``fmt`` is read and written back, in its own container."""
     with open_regular(path) as stream:
         muxer = video.muxer_for(fmt, stream.read(HEAD_BYTES), path.suffix)
-    return video.plan(path, muxer, run.options, keep_audio=keep_audio)
+    return video.plan(path, muxer, options, keep_audio=keep_audio)
 
 
 def _track(path: Path, plan: video.Plan) -> Track:
@@ -82,7 +83,7 @@ class VideoHandler:
 
     def plan(self, job: Job, fmt: str, run: Run) -> FilePlan:
         options = run.options
-        shape = video_plan(job.source, fmt, run, keep_audio=options.audio == "keep")
+        shape = video_plan(job.source, fmt, options, keep_audio=options.audio == "keep")
         size, digest = fingerprint(job.source)
         regions: list[Region] = []
         frames = 0
@@ -110,7 +111,7 @@ class VideoHandler:
     def apply(self, work: Work, run: Run) -> FileResult:
         job, plan, target, force = work.job, work.plan, work.target, work.force
         options = run.options
-        shape = video_plan(job.source, work.fmt, run, keep_audio=options.audio == "keep")
+        shape = video_plan(job.source, work.fmt, options, keep_audio=options.audio == "keep")
         if plan is not None:
             check_unchanged(plan, job.source)
         audit = None if run.attackers is None else FrameAudit(run.attackers, options)
@@ -182,7 +183,7 @@ class VideoHandler:
         sound tracks."""
         began = time.monotonic()
         assert run.attackers is not None
-        after = video_plan(protected, fmt, run, keep_audio=True)
+        after = video_plan(protected, fmt, run.options, keep_audio=True)
         findings: list[Finding] = []
         if after.removed:
             findings.append(Finding("metadata", f"metadata survived: {', '.join(after.removed)}"))
@@ -196,7 +197,7 @@ class VideoHandler:
                     path=original,
                     stage="read",
                 )
-            before = video_plan(original, source_fmt, run, keep_audio=True)
+            before = video_plan(original, source_fmt, run.options, keep_audio=True)
             no_original = ()
         voiced = before is not None and before.audio and after.audio
         sound: tuple[Check, ...] = ("voice",) if voiced else ()

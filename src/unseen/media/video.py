@@ -749,3 +749,92 @@ def _at(pts: int | None, time_base: Fraction | None) -> str:
     if pts is None or time_base is None:
         return "an unknown time"
     return f"{float(pts * time_base):.2f} s"
+
+
+class Frames:
+    """Any frame of a video by its index (as :func:`pictures` numbers them),
+    upright, for a person stepping through it: frames are decoded forward
+    from the nearest keyframe before the one asked for, and a decoder that
+    is already there goes on from where it is. Holds no frames in memory.
+
+    Frames are placed by their presentation timestamps, so that a seek lands
+    on the same index as a decode from the start; a video whose timestamps
+    cannot place every frame (missing or repeated, or AVI's) is decoded from
+    its start instead, which is slow but exact. Not thread-safe: one user at
+    a time. Use as a context manager, or :meth:`close` it.
+    """
+
+    def __init__(self, path: Path, plan: Plan) -> None:
+        self.plan = plan
+        self.container = _open(path)
+        self.stream = _video(self.container)
+        stamps: list[int | None] = []
+        keys: list[int] = []
+        try:
+            for packet in self.container.demux(self.stream):
+                if packet.size:
+                    stamps.append(packet.pts)
+                    if packet.is_keyframe and packet.pts is not None:
+                        keys.append(packet.pts)
+        except av.FFmpegError as exc:
+            raise CorruptMedia(f"cannot read the video: {reason(exc)}", stage="decode") from None
+        placed = [s for s in stamps if s is not None]
+        seekable = plan.muxer != "avi" and len(placed) == len(stamps) == len(set(placed))
+        #: Index of each presentation timestamp, when seeking is exact.
+        self.order = {pts: i for i, pts in enumerate(sorted(placed))} if seekable else None
+        self.keys = sorted(keys)
+        self.count = len(stamps)
+        self._decoded: Iterator[av.VideoFrame] | None = None
+        self._next = 0
+
+    def __enter__(self) -> Frames:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __getitem__(self, index: int) -> RGB:
+        """Frame ``index``, upright (``IndexError`` past the last)."""
+        if not 0 <= index < self.count:
+            raise IndexError(f"frame {index} of {self.count}")
+        if self._decoded is None or index < self._next or self._key_between(index):
+            self._seek(index)
+        assert self._decoded is not None
+        try:
+            for frame in self._decoded:
+                at = self._index_of(frame)
+                if at is None or at < index:
+                    continue
+                self._next = at + 1
+                if at == index:
+                    return _upright(frame, self.plan)
+                break  # the frame asked for is not in the stream as decoded
+        except av.FFmpegError as exc:
+            raise CorruptMedia(f"cannot decode the video: {reason(exc)}", stage="decode") from None
+        self._decoded = None
+        raise CorruptMedia(f"frame {index} cannot be decoded", stage="decode")
+
+    def _index_of(self, frame: av.VideoFrame) -> int | None:
+        if self.order is None:
+            self._next += 1
+            return self._next - 1
+        return None if frame.pts is None else self.order.get(frame.pts)
+
+    def _key_between(self, index: int) -> bool:
+        """Whether a keyframe lies after the decoder's place and before ``index``:
+        seeking there is cheaper than decoding on."""
+        if self.order is None:
+            return False
+        return any(self._next < self.order[k] <= index for k in self.keys)
+
+    def _seek(self, index: int) -> None:
+        start = 0
+        if self.order is not None:
+            before = [k for k in self.keys if self.order[k] <= index]
+            start = before[-1] if before else (self.keys[0] if self.keys else 0)
+        self.container.seek(start, stream=self.stream, backward=True)
+        self._next = 0 if self.order is None else self.order.get(start, 0)
+        self._decoded = self.container.decode(self.stream)

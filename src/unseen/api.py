@@ -99,11 +99,13 @@ def plan(
     *,
     options: Options | None = None,
     out_dir: str | os.PathLike[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Plan:
     """What :func:`anonymize` would do to every file in ``inputs``, as a
     :class:`~unseen.plans.Plan` that can be saved (``Plan.dumps``), edited
     and applied later (:func:`apply`). Writes nothing. ``out_dir``, if the
-    outputs' folder is known, keeps it from being walked as an input.
+    outputs' folder is known, keeps it from being walked as an input;
+    ``progress`` is called after each file with the files done and in all.
 
     Example::
 
@@ -116,7 +118,8 @@ def plan(
     files: list[FilePlan] = []
     failed: list[Failure] = []
     out = None if out_dir is None else Path(out_dir)
-    for job in claim_outputs(collect(list(inputs), out), _renamer(run.out_format)):
+    jobs = claim_outputs(collect(list(inputs), out), _renamer(run.out_format))
+    for done, job in enumerate(jobs, 1):
         try:
             if job.problem is not None:
                 raise InputError(job.problem, stage="read")
@@ -126,6 +129,8 @@ def plan(
             failed.append(Failure(job.shown, exc.reason, exc.stage))
         except OSError as exc:
             failed.append(Failure(job.shown, exc.strerror or str(exc), "io"))
+        if progress is not None:
+            progress(done, len(jobs))
     return Plan(__version__, started, options, tuple(files), tuple(failed))
 
 

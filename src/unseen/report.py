@@ -33,6 +33,7 @@ th { background: #f2f2f2; }
 .pass { color: #17622e; font-weight: bold; }
 .fail { color: #a4161a; font-weight: bold; }
 .warn { background: #fff3cd; border: 2px solid #a4161a; padding: 0.8em; font-weight: bold; }
+.kept { color: #8a5300; }
 .file { border-top: 1px solid #ccc; padding-top: 0.8em; }
 code { font-size: 0.95em; }
 svg text { font: 11px system-ui, sans-serif; }
@@ -177,6 +178,13 @@ def _row(result: FileResult) -> list[str]:
         status = '<span class="pass">protected</span>'
         if result.output:
             status += f"<br><code>{escape(result.output)}</code>"
+        kept = len(result.kept) + len(result.kept_tracks)
+        if kept:
+            what = "face(s)" if result.kept else "person track(s)"
+            status += (
+                f'<br><span class="kept">{kept} {what} left visible by decision, '
+                "not attacked</span>"
+            )
     elif result.status == "skipped":
         status = "skipped (output already there)"
     else:

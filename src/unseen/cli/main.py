@@ -30,6 +30,8 @@ from unseen.output import json_text, write_document
 from unseen.paths import collect, display
 from unseen.plans import load as load_plan
 from unseen.report import notices, warnings, write_reports
+from unseen.review.server import ReviewServer
+from unseen.review.session import SAVED_PLAN, Review
 from unseen.types import FileResult, Inspection, RunReport, Verification
 
 EXIT_FAILED, EXIT_USAGE, EXIT_START, EXIT_INTERRUPTED = 1, 2, 3, 130
@@ -244,6 +246,101 @@ def apply(
         skip_existing,
         quiet,
     )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the protected copies, the report and the review's plan.",
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Review this plan (from `unseen plan`) instead of planning PATHS.",
+)
+@click.option(
+    "--restart",
+    is_flag=True,
+    help=f"Plan PATHS again, replacing a review saved in OUT/{SAVED_PLAN}.",
+)
+@click.option("--no-browser", is_flag=True, help="Print the page's address; open no browser.")
+@_settings
+def review(
+    paths: tuple[str, ...],
+    out_dir: Path,
+    plan_path: Path | None,
+    restart: bool,
+    no_browser: bool,
+    **settings: Any,
+) -> None:
+    """Check, correct and choose on a local page before anything is released.
+
+    Plans PATHS (or takes --plan, or resumes the review saved in --out), then
+    serves a page on 127.0.0.1 only, behind a random token: every file with
+    its regions, to keep visible or mask, regions to add where a face was
+    missed, a protected preview, and Export, which applies the plan through
+    the same verified, fail-closed path as `unseen apply`. Every decision is
+    saved in OUT/unseen-review-plan.json as it is made. Stops on Ctrl-C or
+    when the page is closed.
+    """
+    saved = out_dir / SAVED_PLAN
+    if plan_path is not None and paths:
+        raise click.UsageError("give PATHS or --plan, not both")
+    options = _options(settings)
+    try:
+        if plan_path is not None:
+            planned = load_plan(plan_path)
+        elif saved.exists() and not restart:
+            planned = load_plan(saved)
+            click.echo(
+                f"resuming the review saved in {display(str(saved))} (--restart: plan again)"
+            )
+        elif not paths:
+            raise click.UsageError("give PATHS to review (or --plan)")
+        else:
+            for line in warnings(options):
+                click.echo(line, err=True)
+            planned = run_plan(
+                list(paths), options=options, out_dir=out_dir, progress=_planning(len(paths))
+            )
+        session = Review(planned, out_dir)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: nothing was written", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except UnseenError as exc:
+        _error(exc.path or str(plan_path or out_dir), exc.reason)
+        sys.exit(EXIT_START)
+    for failure in planned.failed:
+        _error(failure.input, failure.error)
+    server = ReviewServer(session)
+
+    def ready(url: str) -> None:
+        click.echo(f"review: {url}")
+        click.echo("(the address holds a secret token: do not share it; Ctrl-C stops the review)")
+
+    try:
+        server.run(open_browser=not no_browser, ready=ready)
+    except KeyboardInterrupt:  # Ctrl-C is how a review is stopped
+        click.echo(err=True)
+    click.echo(f"review closed; its decisions are in {display(str(saved))}")
+    click.echo(f"apply them again with: unseen apply {display(str(saved))} --out DIR")
+
+
+def _planning(given: int) -> Callable[[int, int], None] | None:
+    """A line on stderr counting the files planned, when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\r\x1b[Kplanning: {done}/{total} files", nl=done == total, err=True)
+
+    return progress
 
 
 def _run(

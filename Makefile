@@ -30,7 +30,10 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# .ci/system-packages: exiftool, strace and Debian's chromium (the review page's
+# browser tests), installed when missing and run as root, as in CI.
 test: lint
+	./.ci/system-packages
 	$(BIN)/python -m pytest
 
 # Byte-mutation fuzzing of every format handler for FUZZ_SECONDS in all

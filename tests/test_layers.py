@@ -10,14 +10,15 @@ from helpers import REPO
 
 #: From the bottom: values and settings; media, detectors, masks, metadata;
 #: tracking, the voice stage, verification and the plan; one handler per
-#: kind of media; the batch facade and the reports; the command line.
+#: kind of media; the batch facade and the reports; the review page and the
+#: command line.
 LAYERS = (
     {"errors", "types", "config", "models", "paths", "output"},
     {"media", "detect", "mask", "metadata"},
     {"track", "audio", "verify", "plans"},
     {"handlers"},
     {"api", "report"},
-    {"cli", "__init__", "__main__"},
+    {"review", "cli", "__init__", "__main__"},
 )
 PACKAGE = REPO / "src" / "unseen"
 

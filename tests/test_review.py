@@ -233,6 +233,24 @@ def test_a_box_drawn_on_a_video_is_followed_through_its_frames(
     review.close()
 
 
+def test_two_boxes_drawn_into_one_track_are_joined(media: Media, tmp_path: Path) -> None:
+    """With the tracker off, a person draws a box on two frames: every frame
+    between is masked, the box moving in a straight line."""
+    clip = _index(media, "clip.mp4")
+    review = Review(media.plan, tmp_path / "out")
+    first = review.add(clip, 10, [10, 10, 50, 50])
+    track = next(r.track for r in review.plan.files[clip].regions if r.id == first)
+    assert isinstance(track, str)
+    review.add(clip, 20, [110, 30, 150, 70], track=track)
+    shown = [r for r in review.file(clip)["regions"] if r["track"] == track]
+    assert sorted(r["frame"] for r in shown) == list(range(10, 21))
+    middle = next(r for r in shown if r["frame"] == 15)
+    assert middle["between"] and middle["box"] == [60.0, 20.0, 100.0, 60.0]
+    # Removing the two boxes drawn by hand removes the track.
+    review.remove(clip, [r.id for r in review.plan.files[clip].regions if r.track == track])
+    assert not [r for r in review.plan.files[clip].regions if r.track == track]
+
+
 def test_a_track_is_kept_or_masked_whole(media: Media, tmp_path: Path) -> None:
     clip = _index(media, "clip.mp4")
     review = Review(media.plan, tmp_path / "out")

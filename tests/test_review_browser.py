@@ -19,6 +19,7 @@ import pytest
 from helpers import REPO, pixels
 from reviewing import Media, make_media, serving
 
+import unseen
 from unseen.media import video
 from unseen.review.server import ReviewServer
 from unseen.review.session import SAVED_PLAN, Review
@@ -106,6 +107,14 @@ def test_a_person_reviews_and_exports_through_the_page(
         page.wait_for_selector("#boxes rect.keep")
         assert page.locator("#regions .decision.keep").count() == 1
         _shot(page, "2-photo-face-kept")
+        # The same from the keyboard: next region, keep it, mask it again.
+        page.keyboard.press("n")
+        page.wait_for_selector("#regions li.selected[data-id='r1']")
+        page.keyboard.press("k")
+        page.wait_for_selector("#regions li[data-id='r1'] .decision.keep")
+        page.keyboard.press("m")
+        page.wait_for_selector("#regions li[data-id='r1'] .decision.mask")
+        assert page.locator("#regions .decision.keep").count() == 1
         missed = (4.0, 4.0, 44.0, 34.0)
         _drag(page, size, missed)
         page.wait_for_selector("#boxes rect.user")
@@ -183,3 +192,33 @@ def _face_difference(path: Path, media: Media) -> float:
             frames.append(reader[10].astype(np.int16))
     x1, y1, x2, y2 = media.clip.faces[10]
     return float(np.abs(frames[0][y1:y2, x1:x2] - frames[1][y1:y2, x1:x2]).mean())
+
+
+@pytest.mark.shared
+def test_a_real_video_from_plan_to_verified_export_through_the_page(
+    shared_data: Path, tmp_path: Path, page: Any
+) -> None:
+    """A real clip (two faces, a real sound track): a box drawn on a frame is
+    followed by the tracker, and the export is verified and released."""
+    source = shared_data / "video-real" / "video-retalking_2.mp4"
+    out = tmp_path / "out"
+    review = Review(unseen.plan([source]), out)
+    with serving(review) as server:
+        page.goto(server.url)
+        page.locator("#files tr").first.click()
+        page.wait_for_selector("#stage[data-shown='0-original']")
+        assert page.locator("#regions li").count() >= 1
+        size = review.plan.files[0].size
+        assert size is not None
+        page.locator("#frame").fill("40")
+        page.wait_for_selector("#stage[data-shown='40-original']")
+        _drag(page, size, (10.0, 10.0, 90.0, 90.0))
+        page.wait_for_selector("#regions li[data-track='u1']")
+        followed = [r for r in review.plan.files[0].regions if r.track == "u1"]
+        assert len(followed) > 30
+        _shot(page, "8-real-video-followed")
+        page.click("#export")
+        page.wait_for_selector("#exported[data-state='done']", timeout=600_000)
+        assert page.locator("#results li.ok").count() == 1, page.inner_text("#exported")
+        _shot(page, "9-real-video-exported")
+    assert (out / "video-retalking_2.mp4").is_file()

@@ -427,7 +427,10 @@ class Review:
         if not isinstance(frame, int) or not 0 <= frame < max(plan.frames, 1):
             raise ReviewError(f"file {index} has no frame {frame}")
         if plan.kind == "video":
-            return self._reader(index)[frame]
+            try:
+                return self._reader(index)[frame]
+            except IndexError:
+                raise ReviewError(f"file {index} has no frame {frame} to show") from None
         decoded = self._opened(index, lambda: self._decoded(plan))
         assert isinstance(decoded, Decoded)
         return np.ascontiguousarray(decoded.frames[frame][..., :3])

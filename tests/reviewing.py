@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,12 +47,7 @@ def make_media(folder: Path) -> Media:
 def serving(review: Review) -> Iterator[ReviewServer]:
     """``review`` served in a thread until the block ends (or the server stops)."""
     server = ReviewServer(review)
-    thread = threading.Thread(target=server.run, kwargs={"open_browser": False}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.server.started:
-        assert time.monotonic() < deadline, "the review server did not start"
-        time.sleep(0.02)
+    thread = server.start()
     try:
         yield server
     finally:

@@ -15,17 +15,16 @@ import random
 import re
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from helpers import pixels, report_of, run_cli
+from helpers import astronaut, encoded, pixels, report_of, run_cli
 from reviewing import Media, call, exported, make_media, serving
 from videos import make_clip
 
+import unseen
 from unseen.config import Options
 from unseen.media import video
 from unseen.plans import load
@@ -90,6 +89,27 @@ def test_the_page_loads_nothing_from_elsewhere() -> None:
         assert found.startswith(("static/", "api/")), found
     # Text from the plan (file names above all) never goes into the page as HTML.
     assert "innerHTML" not in (STATIC / "app.js").read_text()
+
+
+def test_hostile_file_names_reach_the_page_as_text(tmp_path: Path) -> None:
+    """A name that is not UTF-8 and looks like HTML is listed, escaped as in plans."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9 <img src=x onerror=alert(1)>.png")
+    (folder / name).write_bytes(encoded(astronaut(96), "PNG"))
+    review = Review(unseen.plan([folder]), tmp_path / "out")
+    with serving(review) as server:
+        status, _, content = call(server, "api/overview")
+    assert status == 200
+    listed = json.loads(content)["files"][0]["input"]
+    assert listed.endswith(name)
+
+
+def test_the_output_folder_may_not_be_an_input_folder(media: Media) -> None:
+    proc = run_cli("review", media.folder, "--out", media.folder, "--no-browser")
+    assert proc.returncode == 3
+    assert "the output folder is an input folder" in proc.stderr
+    assert not (media.folder / SAVED_PLAN).exists()
 
 
 MALFORMED: list[tuple[str, Any]] = [
@@ -307,10 +327,7 @@ def test_export_applies_the_edited_plan_and_serves_the_report(media: Media, tmp_
 def test_the_server_stops_when_the_page_closes(media: Media, tmp_path: Path) -> None:
     review = Review(media.plan, tmp_path / "out")
     server = ReviewServer(review)
-    thread = threading.Thread(target=server.run, kwargs={"open_browser": False}, daemon=True)
-    thread.start()
-    while not server.server.started:
-        time.sleep(0.02)
+    thread = server.start()
     assert call(server, "")[0] == 200
     assert call(server, "api/bye", raw=b"")[0] == 204
     thread.join(10)

@@ -168,12 +168,7 @@ def test_a_person_reviews_and_exports_through_the_page(
 def test_the_server_stops_when_the_page_is_closed(media: Media, tmp_path: Path, page: Any) -> None:
     review = Review(media.plan, tmp_path / "out")
     server = ReviewServer(review)
-    import threading
-
-    thread = threading.Thread(target=server.run, kwargs={"open_browser": False}, daemon=True)
-    thread.start()
-    while not server.server.started:
-        time.sleep(0.02)
+    thread = server.start()
     page.goto(server.url)
     page.wait_for_selector("#files tr")
     page.close(run_before_unload=True)

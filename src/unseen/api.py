@@ -178,14 +178,7 @@ class _Batch:
             raise OutputError(
                 "the output path exists and is not a folder", path=self.out, stage="write"
             )
-        for given in inputs:
-            if os.path.isdir(given) and os.path.realpath(given) == os.path.realpath(self.out):
-                raise OutputError(
-                    "the output folder is an input folder: outputs would land next to the "
-                    "originals; choose another --out",
-                    path=self.out,
-                    stage="write",
-                )
+        check_out_dir(inputs, self.out)
         self.options = options
         self.run = Run.resolve(options)
         self.plans: tuple[FilePlan, ...] = ()
@@ -254,6 +247,21 @@ class _Batch:
             return _failed(job.shown, exc.strerror or str(exc), "io", began)
         except Exception as exc:  # fail closed on anything unforeseen
             return _failed(job.shown, f"unexpected error: {type(exc).__name__}: {exc}", None, began)
+
+
+def check_out_dir(
+    inputs: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str]
+) -> None:
+    """Refuse an output folder that is one of the input folders: outputs (and
+    reports, and a review's plan) would land next to the originals."""
+    for given in inputs:
+        if os.path.isdir(given) and os.path.realpath(given) == os.path.realpath(out_dir):
+            raise OutputError(
+                "the output folder is an input folder: outputs would land next to the "
+                "originals; choose another --out",
+                path=out_dir,
+                stage="write",
+            )
 
 
 def _renamer(out_format: str | None) -> Callable[[Job], Path]:

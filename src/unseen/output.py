@@ -43,7 +43,7 @@ def write_atomic(
         stage.publish(write, check)
 
 
-def json_text(value: object, indent: int = 2) -> str:
+def json_text(value: object, indent: int | None = 2) -> str:
     """JSON that any UTF-8 stream accepts. File names that are not valid UTF-8
     hold lone surrogates in Python; they are written as ``\\udcXX`` escapes,
     which ``json.loads`` turns back into the same names."""

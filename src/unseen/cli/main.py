@@ -21,9 +21,9 @@ import click
 from unseen import __version__
 from unseen.api import anonymize as run_anonymize
 from unseen.api import apply as run_apply
+from unseen.api import check_out_dir, verify_file
 from unseen.api import inspect as run_inspect
 from unseen.api import plan as run_plan
-from unseen.api import verify_file
 from unseen.config import PROFILES, SETTINGS, VERIFY_RECOGNIZERS, Options, ProfileName
 from unseen.errors import ModelMissing, UnseenError
 from unseen.output import json_text, write_document
@@ -304,6 +304,7 @@ def review(
         elif not paths:
             raise click.UsageError("give PATHS to review (or --plan)")
         else:
+            check_out_dir(paths, out_dir)
             for line in warnings(options):
                 click.echo(line, err=True)
             planned = run_plan(

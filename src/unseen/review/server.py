@@ -33,10 +33,11 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from unseen.errors import UnseenError
+from unseen.output import json_text
 from unseen.review.session import Review, ReviewError
 
 Scope = MutableMapping[str, Any]
@@ -162,6 +163,22 @@ class ReviewServer:
             self.socket.close()
             self.review.close()
 
+    def start(self, timeout: float = 10.0) -> threading.Thread:
+        """Serve in a thread of its own, without opening a browser (for tests,
+        notebooks and benchmarks); returns the thread once the server accepts
+        connections. :meth:`stop` it, then join the thread."""
+        thread = threading.Thread(
+            target=self.run, kwargs={"open_browser": False}, daemon=True, name="unseen-review"
+        )
+        thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                self.stop()
+                raise RuntimeError("the review server did not start")
+            time.sleep(0.02)
+        return thread
+
     def stop(self) -> None:
         self.server.should_exit = True
 
@@ -196,10 +213,10 @@ class ReviewServer:
             return Response(_asset(name), media_type=STATIC[name])
 
         async def overview(request: Request) -> Response:
-            return JSONResponse(review.overview())
+            return _json(review.overview())
 
         async def one(request: Request) -> Response:
-            return await _answer(lambda: JSONResponse(review.file(_index(request))))
+            return await _answer(lambda: _json(review.file(_index(request))))
 
         async def picture(request: Request) -> Response:
             view = request.query_params.get("view", "original")
@@ -225,7 +242,7 @@ class ReviewServer:
 
                 def run() -> Response:
                     made = change(index, body)
-                    return JSONResponse({"made": made, "file": review.file(index)})
+                    return _json({"made": made, "file": review.file(index)})
 
                 return await _answer(run)
 
@@ -239,7 +256,7 @@ class ReviewServer:
 
         async def export(request: Request) -> Response:
             if request.method == "GET":
-                return JSONResponse(review.export.to_dict())
+                return _json(review.export.to_dict())
             body = await _body(request)
             if isinstance(body, Response):
                 return body
@@ -322,6 +339,13 @@ def _asset(name: str) -> bytes:
     return resources.files("unseen.review").joinpath("static", name).read_bytes()
 
 
+def _json(value: object, status: int = 200) -> Response:
+    """``value`` as JSON (file names that are not UTF-8 as ``\\udcXX`` escapes, as in plans)."""
+    return Response(
+        json_text(value, indent=0).encode("utf-8"), status, media_type="application/json"
+    )
+
+
 def _index(request: Request) -> int:
     return int(request.path_params["index"])
 
@@ -334,11 +358,11 @@ def _field(body: dict[str, Any], name: str) -> Any:
 
 def _done(change: Callable[[Any], None], value: Any) -> Response:
     change(value)
-    return JSONResponse({"ok": True})
+    return _json({"ok": True})
 
 
 def _refused(reason: str, status: int = 400) -> Response:
-    return JSONResponse({"error": reason}, status)
+    return _json({"error": reason}, status)
 
 
 async def _body(request: Request) -> dict[str, Any] | Response:

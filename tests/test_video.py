@@ -181,6 +181,26 @@ def test_tracker_bridges_gaps_and_extends_tracks() -> None:
     assert (track.first_frame, track.last_frame, track.frames_detected) == (1, 33, 15)
 
 
+def test_a_face_leaving_the_picture_is_followed_with_real_boxes() -> None:
+    """A face leaving at the bottom: its detections are clipped by the edge,
+    so their top moves and their bottom does not. The boxes the tracker
+    masks after the last detection still have an area, and stay around the
+    face's last place (extrapolating each edge on its own crossed them: a
+    plan that could not be read back, and a mask of no area)."""
+    tracker: Tracker[int] = Tracker()
+    released: dict[int, Detections] = {}
+    for index in range(12):
+        top = 40 + index * 12
+        dets = Detections([[50, top, 90, 120]], [0.9], ("yunet",)) if index < 6 else None
+        released.update(tracker.push(index, dets or Detections.empty(), index))
+    released.update(tracker.finish())
+    after = [released[i] for i in range(6, 6 + EXTEND)]
+    for dets in after:
+        [((x1, y1, x2, y2), _, source)] = list(dets)
+        assert source == "track" and x2 > x1 and y2 > y1
+        assert x1 <= 50 and x2 >= 90 and y1 < 120 and y2 >= 120
+
+
 def _bad_files(root: Path) -> dict[str, str]:
     make_clip(root / "full.mp4", frames=24)
     whole = (root / "full.mp4").read_bytes()

@@ -72,9 +72,11 @@ def test_a_foreign_host_or_origin_is_refused(media: Media, tmp_path: Path) -> No
         foreign = {"Origin": "http://attacker.example"}
         body = {"fill": "noise"}
         assert call(server, "api/fill", body, headers=foreign)[0] == 403
+        server.review.flush()
         assert load(tmp_path / "out" / SAVED_PLAN).options.fill == "solid"
         own = {"Origin": f"http://127.0.0.1:{port}", "Host": f"localhost:{port}"}
         assert call(server, "api/fill", body, headers=own)[0] == 200
+        server.review.flush()
         assert load(tmp_path / "out" / SAVED_PLAN).options.fill == "noise"
 
 
@@ -149,6 +151,7 @@ def test_malformed_changes_are_refused_and_change_nothing(media: Media, tmp_path
         assert call(server, "api/fill", {"fill": "smudge"})[0] == 400
         assert call(server, "api/files/99/decide", {"decision": "keep", "ids": []})[0] == 400
         assert call(server, f"api/files/{photo}/frame/3")[0] == 400
+        server.review.flush()
         assert saved.read_bytes() == before
 
 
@@ -225,7 +228,9 @@ class _Started:
 
 def test_a_review_resumes_from_its_saved_plan(media: Media, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    Review(media.plan, out).set_fill("noise")
+    review = Review(media.plan, out)
+    review.set_fill("noise")
+    review.close()
     started = _Started(sys.executable, "-m", "unseen", "review", "--out", out)
     said = started.close()
     assert "resuming the review saved in" in said

@@ -228,6 +228,12 @@ _OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def check_file(plan: FilePlan, index: int) -> None:
+    """Raise :class:`PlanError` unless ``plan`` reads back as file ``index`` of
+    a plan (for a change to one file, without reading the whole plan again)."""
+    _file(json.loads(json_text(plan.to_dict(), indent=None)), index)
+
+
 def _options(value: dict[str, Any]) -> Options:
     fields = {f.name: f for f in dataclasses.fields(Options)}
     unknown = sorted(set(value) - set(fields))

@@ -242,7 +242,8 @@ class ReviewServer:
 
                 def run() -> Response:
                     made = change(index, body)
-                    return _json({"made": made, "file": review.file(index)})
+                    answer = {"made": made, "file": review.file(index)}
+                    return _json({**answer, "unsaved": review.unsaved_reason})
 
                 return await _answer(run)
 

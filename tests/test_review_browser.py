@@ -123,6 +123,14 @@ def test_a_person_reviews_and_exports_through_the_page(
         page.keyboard.press("v")
         page.wait_for_selector("#stage[data-shown='0-preview']")
         _shot(page, "4-photo-preview")
+        # Small faces in a large photo: zoom in, the boxes follow; back to fit.
+        fit = page.locator("#picture").bounding_box()["width"]
+        page.keyboard.press("+")
+        page.wait_for_selector("#picture.zoomed")
+        assert page.locator("#picture").bounding_box()["width"] == pytest.approx(2 * fit, abs=2)
+        assert page.locator("#boxes").bounding_box()["width"] == pytest.approx(2 * fit, abs=2)
+        page.keyboard.press("0")
+        page.wait_for_selector("#picture:not(.zoomed)")
 
         # A video: keep the person's whole track with one click.
         _open_file(page, "clip.mp4")

@@ -33,6 +33,7 @@ import unseen
 import unseen.api
 import unseen.handlers.image
 import unseen.mask.apply
+import unseen.plans
 from unseen.cli.main import main
 from unseen.types import Detections, MaskRegion
 from unseen.verify import load_attackers, verify_frame
@@ -158,13 +159,13 @@ def test_frames_of_different_sizes_cannot_pass(attackers: Any) -> None:
 
 
 def _skipping_the_rightmost_face(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = unseen.handlers.image.apply_masks
+    real = unseen.plans.apply_masks
 
     def skip_last(pixels: Any, dets: Detections, options: Any, frame: int = 0) -> Any:
         rightmost = int(np.argmax(dets.boxes[:, 0]))
         return real(pixels, dets.select(np.arange(len(dets)) != rightmost), options, frame)
 
-    monkeypatch.setattr(unseen.handlers.image, "apply_masks", skip_last)
+    monkeypatch.setattr(unseen.plans, "apply_masks", skip_last)
 
 
 def test_a_face_only_the_residual_check_finds_is_masked_too(

@@ -15,6 +15,7 @@ const state = {
   view: "original",
   selected: null,   // region id
   exported: null,   // GET api/export, once an export started
+  zoom: 1,          // 1: the picture fits the window; more: its width times this
 };
 
 // -- talking to the server --------------------------------------------------
@@ -115,6 +116,7 @@ async function openFile(index, frame) {
   index = (index + files.length) % files.length;
   const file = await api(`api/files/${index}`);
   state.index = index;
+  setZoom(1);
   setFile(file);
   state.selected = null;
   state.frame = frame !== undefined ? frame : 0;
@@ -416,11 +418,26 @@ function onKey(e) {
   else if (key === "]") openFile(state.index + 1);
   else if (key === "[") openFile(state.index - 1);
   else if (key === "v") setView(state.view === "original" ? "preview" : "original");
+  else if (key === "+" || key === "=") setZoom(state.zoom * 2);
+  else if (key === "-") setZoom(state.zoom / 2);
+  else if (key === "0") setZoom(1);
   else if ((key === "ArrowRight" || key === "ArrowLeft") && frames > 1) {
     const delta = (key === "ArrowRight" ? 1 : -1) * (e.shiftKey ? 10 : 1);
     showFrame(state.frame + delta);
   } else return;
   e.preventDefault();
+}
+
+// Small faces in a large photo: zoom in, and scroll. Boxes follow, being
+// drawn in the picture's own pixels.
+function setZoom(zoom) {
+  const img = $("picture");
+  if (state.zoom === 1) state.fitWidth = img.clientWidth || img.naturalWidth;
+  state.zoom = Math.max(1, Math.min(16, zoom));
+  img.classList.toggle("zoomed", state.zoom > 1);
+  $("stage").classList.toggle("zoomed", state.zoom > 1);
+  img.style.width = state.zoom > 1 ? `${Math.round(state.fitWidth * state.zoom)}px` : "";
+  $("zoom-label").textContent = state.zoom > 1 ? `${state.zoom}x` : "fit";
 }
 
 function setView(view) {
@@ -436,6 +453,8 @@ function wire() {
   $("prev-file").addEventListener("click", () => openFile(state.index - 1));
   $("next-file").addEventListener("click", () => openFile(state.index + 1));
   $("prev-frame").addEventListener("click", () => showFrame(state.frame - 1));
+  $("zoom-in").addEventListener("click", () => setZoom(state.zoom * 2));
+  $("zoom-out").addEventListener("click", () => setZoom(state.zoom / 2));
   $("next-frame").addEventListener("click", () => showFrame(state.frame + 1));
   $("frame").addEventListener("input", (e) => showFrame(Number(e.target.value)));
   $("boxes").addEventListener("mousedown", startDrawing);

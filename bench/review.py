@@ -54,8 +54,7 @@ import shutil
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -207,18 +206,6 @@ def cached_plan(paths: Sequence[Path], cache: Path) -> tuple[Plan, str]:
 # -- the server and the page ----------------------------------------------------
 
 
-@contextmanager
-def serving(review: Review) -> Iterator[ReviewServer]:
-    """``review`` served in a thread until the block ends."""
-    server = ReviewServer(review)
-    thread = server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        thread.join(15)
-
-
 class Tab:
     """A tab on the review page, with its own browser context, counting the
     requests it has in flight (the crops of the regions listed, above all)."""
@@ -282,7 +269,7 @@ def bench_photos(browser: Any, planned: Plan, out: Path, args: argparse.Namespac
     figures = Figures(photos=len(planned.files))
     rows = len(planned.files) + len(planned.failed)
     last = f"#files tr:nth-child({rows})"
-    with serving(Review(planned, out)) as server:
+    with ReviewServer(Review(planned, out)).serving() as server:
         tab: Tab | None = None
         for n in range(args.loads):
             if tab is not None:
@@ -340,7 +327,7 @@ def bench_video(
     name = Path(planned.files[index].path).name
     positions = spread(frames, args.positions)
 
-    with serving(Review(planned, out / "scrub")) as server:
+    with ReviewServer(Review(planned, out / "scrub")).serving() as server:
         tab = open_video(browser, server, figures, name)
         slider = tab.page.locator("#frame")
         for n, frame in enumerate(positions):
@@ -359,7 +346,7 @@ def bench_video(
         ("ArrowRight", 1, figures.forward),
         ("ArrowLeft", -1, figures.backward),
     ):
-        with serving(Review(planned, out / key)) as server:
+        with ReviewServer(Review(planned, out / key)).serving() as server:
             tab = open_video(browser, server, figures, name)
             slider = tab.page.locator("#frame")
             slider.evaluate(SLIDE, middle)

@@ -46,14 +46,8 @@ def make_media(folder: Path) -> Media:
 @contextmanager
 def serving(review: Review) -> Iterator[ReviewServer]:
     """``review`` served in a thread until the block ends (or the server stops)."""
-    server = ReviewServer(review)
-    thread = server.start()
-    try:
+    with ReviewServer(review).serving() as server:
         yield server
-    finally:
-        server.stop()
-        thread.join(15)
-        assert not thread.is_alive()
 
 
 class Served(Protocol):

@@ -25,7 +25,8 @@ import socket
 import threading
 import time
 import webbrowser
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
@@ -178,6 +179,17 @@ class ReviewServer:
                 raise RuntimeError("the review server did not start")
             time.sleep(0.02)
         return thread
+
+    @contextmanager
+    def serving(self) -> Iterator[ReviewServer]:
+        """Serve in a thread (:meth:`start`) while the block runs; then stop
+        and wait for the thread (the review is closed)."""
+        thread = self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
+            thread.join(15)
 
     def stop(self) -> None:
         self.server.should_exit = True

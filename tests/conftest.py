@@ -38,3 +38,11 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"evaluation media not present at {SHARED}")
     return SHARED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Models joined from their packages (Whisper base) go to a folder of the
+    test session, not the user's cache (processes the tests start inherit it)."""
+    if "UNSEEN_CACHE" not in os.environ:
+        os.environ["UNSEEN_CACHE"] = str(tmp_path_factory.mktemp("unseen-cache"))

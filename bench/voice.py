@@ -138,7 +138,7 @@ def trials(
 
 def heard(audio: Audio, rate: int) -> str:
     """What Whisper tiny.en hears (the same model and settings as --voice replace)."""
-    return " ".join(segment.text for segment in transcribe(to16k(audio, rate)))
+    return " ".join(segment.text for segment in transcribe(to16k(audio, rate), "en").segments)
 
 
 def words(text: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import struct
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from unseen.audio.pipeline import ATTEMPTS, Attacked
 from unseen.audio.voice import VoiceParams, VoiceStream
 from unseen.cli.main import main
 from unseen.media.sniff import HEAD_BYTES, sniff
+from unseen.report import notices
 
 RATES = {"WAV": 16_000, "AIFF": 22_050, "FLAC": 44_100, "MP3": 44_100, "OGG": 48_000, "M4A": 48_000}
 
@@ -386,8 +388,8 @@ def test_replace_respeaks_the_words(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     # The recording's level is not carried over: it tells speakers apart. The
     # same words (Whisper may hear a quieter copy differently) come out at the
     # same level from a loud and a quiet recording.
-    heard = list(stream.transcript)
-    monkeypatch.setattr(unseen.audio.replace, "transcribe", lambda audio: heard)
+    heard = unseen.audio.replace.Heard("en", 1.0, list(stream.transcript))
+    monkeypatch.setattr(unseen.audio.replace, "transcribe", lambda audio, language: heard)
     levels = []
     for gain in (1.0, 0.2):
         again = ReplaceStream(rate, 1)
@@ -403,6 +405,60 @@ def test_replace_respeaks_the_words(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     (result,) = unseen.anonymize([source], tmp_path / "out", options=options).files
     assert result.status == "ok", result.error
     assert result.audio is not None and result.audio.voice == "replace"
+    assert result.audio.languages == ("en",) and result.audio.fallback is None
+    assert "the words were re-spoken in: en" in result.notes
+
+
+def test_speech_not_transcribed_with_confidence_is_transformed_instead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Words Whisper is unsure of (here: a language it names with a low
+    probability, as it named Uyghur Turkish at 0.77) are not re-spoken as
+    guesses: the file's voice is transformed instead, and the report says so."""
+    from unseen.audio.replace import Heard, Segment
+
+    rate = 16_000
+    x = spoken(4.0, rate)
+    unsure = Heard("tr", 0.77, [Segment(0.5, 2.5, "kim icinin actikini", 0.1, -0.87, 0.0)])
+    monkeypatch.setattr(unseen.audio.replace, "transcribe", lambda audio, language: unsure)
+    source = write_audio(tmp_path / "fox.wav", "WAV", x[None], rate)
+    options = unseen.Options(voice="replace")
+    report = unseen.anonymize([source], tmp_path / "out", options=options)
+    (result,) = report.files
+    assert result.status == "ok", result.error
+    assert result.audio is not None and result.audio.voice == "transform"
+    assert "asked for --voice replace held speech that could not" in notices(report)[0]
+    assert result.audio.fallback is not None
+    assert "language was not recognized with confidence (tr?" in result.audio.fallback
+    assert any("--voice replace was asked for" in note for note in result.notes)
+    # The voice was changed: the output's samples are not the input's.
+    with wave.open(str(tmp_path / "out" / "fox.wav")) as out:
+        y = np.frombuffer(out.readframes(out.getnframes()), np.int16) / 32768.0
+    assert len(y) == len(x) and np.abs(y - x).mean() > 0.01
+
+
+@pytest.mark.parametrize(
+    ("heard", "why"),
+    [
+        (("es", 0.99, -0.49, 0.0), None),
+        (("zh", 0.92, -0.99, 0.0), None),
+        (("tr", 0.77, -0.87, 0.0), "language was not recognized"),
+        (("en", 0.32, -2.06, 1.0), "language was not recognized"),
+        (("ru", 0.98, -1.16, 0.0), "words (ru) were not recognized"),
+        (("ar", 0.98, -0.74, 0.4), "words (ar) were not recognized"),
+        (("bo", 0.95, -0.5, 0.0), "no synthetic voice for the language (bo)"),
+    ],
+)
+def test_what_counts_as_transcribed_with_confidence(
+    heard: tuple[str, float, float, float], why: str | None
+) -> None:
+    from unseen.audio.replace import Heard, Segment, confident
+
+    language, probability, logprob, temperature = heard
+    found = Heard(language, probability, [Segment(0, 1, "words", 0.0, logprob, temperature)])
+    doubt = confident(found)
+    assert doubt is None if why is None else why in (doubt or ""), doubt
+    assert confident(Heard(language, 0.1, [])) is None  # nothing heard: nothing to doubt
 
 
 def test_respoken_speech_is_levelled_without_clipping() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audio_media import spoken, write_audio
 from helpers import astronaut, encoded, jpeg_with_metadata
 
 import unseen
@@ -90,6 +91,25 @@ def test_anonymize_and_inspect_open_no_socket(tmp_path: Path) -> None:
     proc, attempts = _run(tmp_path, "inspect", tmp_path / "in" / "a.jpg")
     assert proc.returncode == 0, proc.stderr
     assert attempts == []
+
+
+def test_re_speaking_a_voice_opens_no_socket(tmp_path: Path) -> None:
+    """--voice replace joins Whisper base into the cache on first use, names
+    the language, transcribes and re-speaks: all of it offline. (eSpeak's
+    words re-spoken by eSpeak are the same voice, which the release check
+    refuses: the check is loosened for this test, as in test_audio.py.)"""
+    source = write_audio(tmp_path / "said.wav", "WAV", spoken(4.0)[None], 16_000)
+    code = (
+        "import unseen, unseen.audio.pipeline as p\n"
+        "p.VOICE_SIMILARITY_LIMIT = 1.01\n"
+        f"r = unseen.anonymize([{str(source)!r}], {str(tmp_path / 'out')!r}, "
+        "options=unseen.Options(voice='replace'))\n"
+        "assert r.ok and r.files[0].audio.languages == ('en',), r.files\n"
+    )
+    proc, attempts = _run(tmp_path, "--code", code)
+    assert proc.returncode == 0, proc.stderr
+    assert attempts == []
+    assert (tmp_path / ".cache" / "unseen").is_dir()  # Whisper base, joined and loaded
 
 
 _active: list[str] | None = None

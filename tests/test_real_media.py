@@ -145,3 +145,30 @@ def test_the_pinned_lists_name_every_clip() -> None:
             pytest.skip(f"evaluation media not present at {SHARED / folder}")
         found = {p.name for p in (SHARED / folder).iterdir() if p.suffix not in (".md", ".txt")}
         assert found == set(pinned), folder
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    ("name", "language"),
+    [
+        ("wenet_long.wav", "zh"),
+        ("qwen-audio_es.mp3", "es"),
+        ("silero-vad_ru_num.wav", "ru"),
+        ("uyghur-asr-ctc_test1.wav", None),
+    ],
+)
+def test_replace_names_the_language_of_real_speech(
+    shared_data: Path, tmp_path: Path, name: str, language: str | None
+) -> None:
+    """Mandarin, Spanish and Russian are re-spoken in their language; Uyghur,
+    which Whisper does not know (it names it Turkish, unsure), is transformed
+    instead, and the file says why."""
+    source = shared_data / "speech-multilingual" / name
+    options = unseen.Options(voice="replace")
+    (result,) = unseen.anonymize([source], tmp_path / "out", options=options).files
+    assert result.status == "ok", result.error
+    assert result.audio is not None
+    if language is None:
+        assert result.audio.voice == "transform" and result.audio.fallback
+    else:
+        assert result.audio.voice == "replace" and result.audio.languages == (language,)

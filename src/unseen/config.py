@@ -6,6 +6,7 @@ agree.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -226,6 +227,9 @@ class Options:
     #: A fixed pseudo-voice: the same seed gives the same voice in every file,
     #: which links the files together. None draws a fresh secret per file.
     voice_seed: int | None = None
+    #: ``voice="replace"``: the language spoken, as Whisper names it ("en",
+    #: "zh", "es", ...); None detects it in every 30 seconds of sound.
+    language: str | None = None
 
     def __post_init__(self) -> None:
         if self.fill not in FILLS:
@@ -246,6 +250,8 @@ class Options:
             raise ValueError(f"voice must be one of {', '.join(VOICES)}, not {self.voice!r}")
         if self.frames not in FRAMES:
             raise ValueError(f"frames must be one of {', '.join(FRAMES)}, not {self.frames!r}")
+        if self.language is not None and not re.fullmatch(r"[a-z]{2,3}", self.language):
+            raise ValueError(f"language must be a code such as en or zh, not {self.language!r}")
         if self.voice_seed is not None and not 0 <= self.voice_seed <= MAX_VOICE_SEED:
             raise ValueError(f"voice_seed must lie between 0 and {MAX_VOICE_SEED}")
         for name in (
@@ -363,6 +369,12 @@ SETTINGS: tuple[Setting, ...] = (
         "a seed can be LINKED to each other; keep the number secret.",
         bounds=(0, MAX_VOICE_SEED),
         kind=int,
+    ),
+    Setting(
+        "language",
+        "--language",
+        "Audio, --voice replace: the language spoken, as Whisper names it (en, zh, es, ru, "
+        "ar, ...). [default: detected in every 30 s of sound]",
     ),
     Setting(
         "verify",

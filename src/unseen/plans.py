@@ -225,6 +225,7 @@ _OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
     "threshold": (int, float),
     "format": (str,),
     "voice_seed": (int,),
+    "language": (str,),
 }
 
 

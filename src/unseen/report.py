@@ -291,20 +291,30 @@ def warnings(options: Options) -> tuple[str, ...]:
 
 def notices(report: RunReport) -> tuple[str, ...]:
     """What a person must hear after a run: what its outputs do not resist."""
-    transformed = sum(
-        f.status == "ok"
+    transformed = [
+        f.audio
+        for f in report.files
+        if f.status == "ok"
         and f.audio is not None
         and f.audio.voice == "transform"
         and f.audio.draws > 0
-        for f in report.files
-    )
-    if not transformed:
-        return ()
-    return (
-        f"note: {transformed} file(s) with transformed voices: this resists comparison "
-        "with other recordings, not an attacker who runs unseen on another recording of "
-        "the speaker; --voice replace resists that (README: Audio)",
-    )
+    ]
+    fallen = sum(a.fallback is not None for a in transformed)
+    said = []
+    if len(transformed) > fallen:
+        said.append(
+            f"note: {len(transformed) - fallen} file(s) with transformed voices: this resists "
+            "comparison with other recordings, not an attacker who runs unseen on another "
+            "recording of the speaker; --voice replace resists that (README: Audio)"
+        )
+    if fallen:
+        said.append(
+            f"note: {fallen} file(s) asked for --voice replace held speech that could not be "
+            "transcribed with confidence (see each file's notes): their voices were "
+            "transformed instead, which does not resist an attacker who runs unseen on "
+            "another recording of the speaker; --audio drop removes such sound"
+        )
+    return tuple(said)
 
 
 def write_reports(

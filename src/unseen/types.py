@@ -287,6 +287,11 @@ class AudioSummary:
     speech: Speech | None = None
     #: Pseudo-voices drawn until the attacker no longer matched (0: none needed).
     draws: int = 0
+    #: ``voice="replace"``: the languages the words were re-spoken in.
+    languages: tuple[str, ...] = ()
+    #: Why the voice was transformed although "replace" was asked for (speech
+    #: that could not be transcribed with confidence); None when it was not.
+    fallback: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def rounded(value: float | None) -> float | None:
@@ -299,6 +304,8 @@ class AudioSummary:
             "seconds": round(self.seconds, 3),
             "speech": None if self.speech is None else self.speech.to_dict(),
             "draws": self.draws,
+            "languages": list(self.languages),
+            "fallback": self.fallback,
             "similarity_before": rounded(self.similarity_before),
             "similarity_after": rounded(self.similarity_after),
         }

@@ -14,6 +14,7 @@ draw costs no re-encode of the pictures):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from unseen.audio.io import Mono16k, Samples, Sink, Source
+from unseen.audio.replace import ReplaceStream, Untranscribable
 from unseen.audio.speaker import SpeakerCheck
 from unseen.audio.vad import find_speech
 from unseen.audio.voice import VoiceStream, VoiceTransform
@@ -83,12 +85,29 @@ def protect_sound(
     speech = None
     if options.voice != "keep":
         speech = heard if heard is not None else listen(track)
+    try:
+        return _protect(track, options, write, speech)
+    except Untranscribable as exc:
+        # Guessed words would be worse than a transformed voice, and
+        # re-speaking only part of the file would leave the rest unprotected.
+        transformed = _protect(
+            track, dataclasses.replace(options, voice="transform"), write, speech
+        )
+        return dataclasses.replace(transformed, fallback=str(exc))
+
+
+def _protect(
+    track: Track,
+    options: Options,
+    write: Callable[[Iterator[Samples]], None],
+    speech: Speech | None,
+) -> AudioSummary:
     voiced = speech is not None and speech.found
     redraw = voiced and options.voice == "transform" and options.voice_seed is None
     draws = ATTEMPTS if redraw else 1
     up = None
     for draw in range(1, draws + 1):
-        stream = None
+        stream = transform = None
         if voiced:
             transform = voice_stream(track.sample_rate, track.channels, options, up)
             stream = None if transform is None else Attacked(transform, speech)
@@ -122,6 +141,7 @@ def protect_sound(
             similarity_after=after,
             speech=speech,
             draws=draw if stream is not None else 0,
+            languages=tuple(transform.languages) if isinstance(transform, ReplaceStream) else (),
         )
     raise AssertionError("unreachable")
 
@@ -208,9 +228,7 @@ def voice_stream(
     if options.voice == "transform":
         return VoiceStream(rate, channels, seed=options.voice_seed, up=up, strong=up is not None)
     if options.voice == "replace":
-        from unseen.audio.replace import ReplaceStream  # loads Whisper: only when asked
-
-        return ReplaceStream(rate, channels)
+        return ReplaceStream(rate, channels, options.language)
     return None
 
 
@@ -258,4 +276,11 @@ def sound_notes(summary: AudioSummary) -> tuple[str, ...]:
         notes.append(
             f"the attacker matched the first pseudo-voice(s): released with draw {summary.draws}"
         )
+    if summary.fallback is not None:
+        notes.append(
+            f"--voice replace was asked for, but {summary.fallback}: the voice was "
+            "transformed instead (the words are kept, in a pseudo-voice)"
+        )
+    if summary.languages:
+        notes.append(f"the words were re-spoken in: {', '.join(summary.languages)}")
     return tuple(notes)

@@ -2,9 +2,9 @@
 
 The library and its data ship inside the ``espeakng-loader`` wheel; they are
 found without importing anything that could reach the network. One voice
-(American English, the Klatt variant: Whisper tiny.en misheard 11% of its
-words against 16% for the plain voice, vctk-4) for everyone: the output says
-nothing about who spoke.
+per language for everyone (American English in the Klatt variant: Whisper
+tiny.en misheard 11% of its words against 16% for the plain voice, vctk-4):
+the output says nothing about who spoke.
 """
 
 from __future__ import annotations
@@ -27,6 +27,13 @@ _CALLBACK = ctypes.CFUNCTYPE(
 )
 _LOCK = threading.Lock()
 _VOICE = b"en-us+klatt"
+#: eSpeak NG's voice for a language Whisper names, where the two names differ
+#: (most are the same ISO 639-1 code: es, ru, ar, tr, ...).
+_VOICES = {"en": _VOICE, "zh": b"cmn"}
+
+
+class NoVoice(Exception):
+    """eSpeak NG has no voice for the language."""
 
 
 class _Engine:
@@ -42,17 +49,37 @@ class _Engine:
         self._parts: list[npt.NDArray[np.int16]] = []
         self._callback = _CALLBACK(self._collect)  # kept alive as long as the engine
         self._lib.espeak_SetSynthCallback(self._callback)
-        if self._lib.espeak_SetVoiceByName(_VOICE) != 0:
-            raise RuntimeError(f"eSpeak NG has no {_VOICE.decode()} voice")
+        self._voice = b""
+        self._use(_VOICE)
+
+    def _use(self, voice: bytes) -> None:
+        if voice != self._voice:
+            if self._lib.espeak_SetVoiceByName(voice) != 0:
+                raise NoVoice(f"eSpeak NG has no {voice.decode()} voice")
+            self._voice = voice
+
+    def speaks(self, language: str) -> bool:
+        """Whether there is a voice for ``language`` (as Whisper names it)."""
+        with _LOCK:
+            try:
+                self._use(_VOICES.get(language, language.encode()))
+            except NoVoice:
+                return False
+            return True
 
     def _collect(self, wav: Any, count: int, _events: Any) -> int:
         if count > 0 and wav:
             self._parts.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
         return 0
 
-    def say(self, text: str, words_per_minute: int) -> npt.NDArray[np.float32]:
+    def say(
+        self, text: str, words_per_minute: int, language: str = "en"
+    ) -> npt.NDArray[np.float32]:
+        """``text`` spoken in ``language`` (as Whisper names it), at ``rate``
+        Hz; raises :class:`NoVoice` for a language eSpeak NG cannot speak."""
         encoded = text.encode("utf-8") + b"\0"
         with _LOCK:
+            self._use(_VOICES.get(language, language.encode()))
             self._parts = []
             self._lib.espeak_SetParameter(_RATE_PARAMETER, words_per_minute, 0)
             self._lib.espeak_Synth(encoded, len(encoded), 0, 1, 0, 0, None, None)

@@ -178,7 +178,9 @@ def _words(pieces: Iterable[Floats], seconds: float) -> Speech:
     segments: list[tuple[float, float]] = []
 
     def listen(audio: Floats) -> None:
-        for segment in transcribe(audio):
+        # English words, as before Whisper base came: sung words in another
+        # language are heard less well (a music track is not a language test).
+        for segment in transcribe(audio, "en").segments:
             if segment.no_speech < NO_SPEECH and re.search(r"\w", segment.text):
                 end = min(done + segment.end, seconds)
                 if end > done + segment.start:

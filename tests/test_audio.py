@@ -389,7 +389,7 @@ def test_replace_respeaks_the_words(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     # same words (Whisper may hear a quieter copy differently) come out at the
     # same level from a loud and a quiet recording.
     heard = unseen.audio.replace.Heard("en", 1.0, list(stream.transcript))
-    monkeypatch.setattr(unseen.audio.replace, "transcribe", lambda audio, language: heard)
+    monkeypatch.setattr(unseen.audio.replace, "transcribe", lambda audio, language, words: heard)
     levels = []
     for gain in (1.0, 0.2):
         again = ReplaceStream(rate, 1)
@@ -420,7 +420,7 @@ def test_speech_not_transcribed_with_confidence_is_transformed_instead(
     rate = 16_000
     x = spoken(4.0, rate)
     unsure = Heard("tr", 0.77, [Segment(0.5, 2.5, "kim icinin actikini", 0.1, -0.87, 0.0)])
-    monkeypatch.setattr(unseen.audio.replace, "transcribe", lambda audio, language: unsure)
+    monkeypatch.setattr(unseen.audio.replace, "transcribe", lambda audio, language, words: unsure)
     source = write_audio(tmp_path / "fox.wav", "WAV", x[None], rate)
     options = unseen.Options(voice="replace")
     report = unseen.anonymize([source], tmp_path / "out", options=options)

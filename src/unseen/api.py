@@ -288,6 +288,8 @@ def _jsonable(options: Options) -> dict[str, object]:
     out = options_dict(options)
     if options.voice_seed is not None:
         out["voice_seed"] = "hidden"  # it would let a reader re-create the pseudo-voice
+    # The words someone wanted gone are never written where the output goes.
+    out["redact_words"] = len(options.redact_words)
     return out
 
 

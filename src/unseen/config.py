@@ -230,6 +230,9 @@ class Options:
     #: ``voice="replace"``: the language spoken, as Whisper names it ("en",
     #: "zh", "es", ...); None detects it in every 30 seconds of sound.
     language: str | None = None
+    #: Words and phrases removed from speech (``--redact-words``), normalized
+    #: (unseen.audio.redact.phrases): not re-spoken, or covered by a tone.
+    redact_words: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.fill not in FILLS:
@@ -252,6 +255,12 @@ class Options:
             raise ValueError(f"frames must be one of {', '.join(FRAMES)}, not {self.frames!r}")
         if self.language is not None and not re.fullmatch(r"[a-z]{2,3}", self.language):
             raise ValueError(f"language must be a code such as en or zh, not {self.language!r}")
+        if not all(isinstance(w, str) and w for w in self.redact_words):
+            raise ValueError("redact_words must be words or phrases")
+        if self.redact_words and self.voice == "keep":
+            raise ValueError(
+                "spoken words can be removed with --voice transform or replace, not keep"
+            )
         if self.voice_seed is not None and not 0 <= self.voice_seed <= MAX_VOICE_SEED:
             raise ValueError(f"voice_seed must lie between 0 and {MAX_VOICE_SEED}")
         for name in (

@@ -292,6 +292,8 @@ class AudioSummary:
     #: Why the voice was transformed although "replace" was asked for (speech
     #: that could not be transcribed with confidence); None when it was not.
     fallback: str | None = None
+    #: How many times a phrase of ``--redact-words`` was said, and removed.
+    redacted: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         def rounded(value: float | None) -> float | None:
@@ -306,6 +308,7 @@ class AudioSummary:
             "draws": self.draws,
             "languages": list(self.languages),
             "fallback": self.fallback,
+            "redacted": self.redacted,
             "similarity_before": rounded(self.similarity_before),
             "similarity_after": rounded(self.similarity_after),
         }

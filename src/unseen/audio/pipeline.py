@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from unseen.audio.io import Mono16k, Samples, Sink, Source
-from unseen.audio.replace import ReplaceStream, Untranscribable
+from unseen.audio.replace import RedactingStream, ReplaceStream, Untranscribable
 from unseen.audio.speaker import SpeakerCheck
 from unseen.audio.vad import find_speech
 from unseen.audio.voice import VoiceStream, VoiceTransform
 from unseen.config import VOICE_SIMILARITY_LIMIT, Options
-from unseen.errors import CorruptMedia, VerificationFailed
+from unseen.errors import CorruptMedia, InputError, VerificationFailed
 from unseen.types import SOUND_CHECKS, AudioSummary, Finding, Speech, Verification
 
 #: Pseudo-voices drawn for one track before giving up, when the attacker still
@@ -88,6 +88,12 @@ def protect_sound(
     try:
         return _protect(track, options, write, speech)
     except Untranscribable as exc:
+        if options.redact_words:
+            raise InputError(
+                f"{exc}, so the words to remove (--redact-words) cannot be found: nothing "
+                "was written (--audio drop removes the sound)",
+                stage="voice",
+            ) from None
         # Guessed words would be worse than a transformed voice, and
         # re-speaking only part of the file would leave the rest unprotected.
         transformed = _protect(
@@ -111,8 +117,9 @@ def _protect(
         if voiced:
             transform = voice_stream(track.sample_rate, track.channels, options, up)
             stream = None if transform is None else Attacked(transform, speech)
-            if isinstance(transform, VoiceStream):
-                up = transform.params.pitch_shift < 0
+            voice = transform.stream if isinstance(transform, RedactingStream) else transform
+            if isinstance(voice, VoiceStream):
+                up = voice.params.pitch_shift < 0
         counted = _Count()
         try:
             write(_protected(track, stream, counted))
@@ -142,6 +149,9 @@ def _protect(
             speech=speech,
             draws=draw if stream is not None else 0,
             languages=tuple(transform.languages) if isinstance(transform, ReplaceStream) else (),
+            redacted=(
+                transform.redacted if isinstance(transform, ReplaceStream | RedactingStream) else 0
+            ),
         )
     raise AssertionError("unreachable")
 
@@ -226,9 +236,12 @@ def voice_stream(
     """The transform that protects voices as ``options.voice`` says (None for
     "keep"); a redraw of the transform goes ``up`` or down, strong."""
     if options.voice == "transform":
-        return VoiceStream(rate, channels, seed=options.voice_seed, up=up, strong=up is not None)
+        voice = VoiceStream(rate, channels, seed=options.voice_seed, up=up, strong=up is not None)
+        if not options.redact_words:
+            return voice
+        return RedactingStream(voice, options.redact_words, options.language)
     if options.voice == "replace":
-        return ReplaceStream(rate, channels, options.language)
+        return ReplaceStream(rate, channels, options.language, options.redact_words)
     return None
 
 
@@ -280,6 +293,11 @@ def sound_notes(summary: AudioSummary) -> tuple[str, ...]:
         notes.append(
             f"--voice replace was asked for, but {summary.fallback}: the voice was "
             "transformed instead (the words are kept, in a pseudo-voice)"
+        )
+    if summary.redacted:
+        notes.append(
+            f"{summary.redacted} spoken word(s) or phrase(s) of --redact-words removed "
+            "(a tone marks each)"
         )
     if summary.languages:
         notes.append(f"the words were re-spoken in: {', '.join(summary.languages)}")

@@ -29,7 +29,9 @@ from typing import Any
 import numpy as np
 
 from unseen.audio.io import Mono16k, Samples, resample_mono
+from unseen.audio.redact import Word, matches, tone
 from unseen.audio.speak import NoVoice, engine
+from unseen.audio.voice import VoiceTransform
 from unseen.errors import InputError
 from unseen.models import joined_model, package_file
 
@@ -76,6 +78,8 @@ class Segment:
     no_speech: float = 0.0
     logprob: float = 0.0
     temperature: float = 0.0
+    #: Its words with their times (when asked for: ``--redact-words``).
+    words: tuple[Word, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,19 +135,29 @@ def languages() -> frozenset[str]:
     return frozenset(_base().supported_languages)
 
 
-def transcribe(mono16k: Samples, language: str | None = None) -> Heard:
+def transcribe(mono16k: Samples, language: str | None = None, *, words: bool = False) -> Heard:
     """What Whisper hears in 16 kHz mono audio (greedy, no prompt), in
-    ``language`` or the one it detects."""
+    ``language`` or the one it detects; with ``words``, each word's time too."""
     probability = 1.0
     if language is None:
         language, probability, _ = _base().detect_language(mono16k)
     model = _tiny() if language == "en" else _base()
     segments, _ = model.transcribe(
-        mono16k, language=language, beam_size=1, condition_on_previous_text=False
+        mono16k,
+        language=language,
+        beam_size=1,
+        condition_on_previous_text=False,
+        word_timestamps=words,
     )
     heard = [
         Segment(
-            s.start, s.end, s.text.strip(), s.no_speech_prob, s.avg_logprob, s.temperature or 0.0
+            s.start,
+            s.end,
+            s.text.strip(),
+            s.no_speech_prob,
+            s.avg_logprob,
+            s.temperature or 0.0,
+            tuple(Word(w.start, w.end, w.word) for w in s.words or ()),
         )
         for s in segments
         if s.text.strip()
@@ -151,8 +165,9 @@ def transcribe(mono16k: Samples, language: str | None = None) -> Heard:
     return Heard(language, float(probability), heard)
 
 
-def confident(heard: Heard) -> str | None:
-    """Why ``heard`` may not be re-spoken (None: it may)."""
+def confident(heard: Heard, *, speaking: bool = True) -> str | None:
+    """Why ``heard`` may not be re-spoken (None: it may); ``speaking`` false:
+    why its words may not be trusted (an eSpeak voice is not needed)."""
     if not heard.segments:
         return None
     if heard.probability < MIN_LANGUAGE_PROBABILITY:
@@ -163,9 +178,18 @@ def confident(heard: Heard) -> str | None:
     worst = min(heard.segments, key=lambda s: s.logprob)
     if worst.logprob < MIN_LOGPROB or any(s.temperature > 0 for s in heard.segments):
         return f"the words ({heard.language}) were not recognized with confidence"
-    if not engine().speaks(heard.language):
+    if speaking and not engine().speaks(heard.language):
         return f"there is no synthetic voice for the language ({heard.language})"
     return None
+
+
+def _check_language(language: str | None) -> None:
+    if language is not None and language not in languages():
+        raise InputError(
+            f"--language {language}: Whisper does not know this language "
+            "(it names languages with codes such as en, zh, es, ru, ar)",
+            stage="voice",
+        )
 
 
 class ReplaceStream:
@@ -175,18 +199,21 @@ class ReplaceStream:
     (same length out, bounded memory), with 30 seconds of latency.
     """
 
-    def __init__(self, sample_rate: int, channels: int, language: str | None = None) -> None:
-        if language is not None and language not in languages():
-            raise InputError(
-                f"--language {language}: Whisper does not know this language "
-                "(it names languages with codes such as en, zh, es, ru, ar)",
-                stage="voice",
-            )
+    def __init__(
+        self,
+        sample_rate: int,
+        channels: int,
+        language: str | None = None,
+        redact: tuple[str, ...] = (),
+    ) -> None:
+        _check_language(language)
         self.sample_rate, self.channels = sample_rate, channels
         #: The language given, else each window's, as detected.
         self.language = language
         #: Every language heard (detected or given), in order.
         self.languages: list[str] = []
+        #: Phrases not to re-speak (``--redact-words``), and how many times one was said.
+        self.redact, self.redacted = redact, 0
         self._window = int(WINDOW_SECONDS * sample_rate)
         self._pending = np.zeros((channels, 0), np.float32)
         #: Every segment spoken so far, window offsets added (the transcript).
@@ -217,21 +244,21 @@ class ReplaceStream:
         heard = np.concatenate([to16k(piece), to16k(None)])
         mono = piece.mean(axis=0)
         out = np.zeros(n, np.float32)
-        words = transcribe(heard, self.language)
+        words = transcribe(heard, self.language, words=bool(self.redact))
         doubt = confident(words)
         if doubt is not None:
             raise Untranscribable(doubt)
         if words.segments and words.language not in self.languages:
             self.languages.append(words.language)
         for segment in words.segments:
-            start = min(n, max(0, int(segment.start * rate)))
-            end = min(n, max(start, int(segment.end * rate)))
-            start, end = _sounding(mono, start, end, rate)
-            if end - start < rate // 10:
-                continue
-            voice = _fit(segment.text, end - start, rate, words.language)
-            voice = levelled(voice)
-            out[start : start + len(voice)] += voice
+            for start, end, text in self._runs(segment, out, rate):
+                start = min(n, max(0, int(start * rate)))
+                end = min(n, max(start, int(end * rate)))
+                start, end = _sounding(mono, start, end, rate)
+                if end - start < rate // 10:
+                    continue
+                voice = levelled(_fit(text, end - start, rate, words.language))
+                out[start : start + len(voice)] += voice
             self.transcript.append(
                 Segment(
                     self._done_seconds + segment.start,
@@ -241,6 +268,86 @@ class ReplaceStream:
             )
         self._done_seconds += n / rate
         return np.tile(np.clip(out, -1.0, 1.0), (self.channels, 1))
+
+    def _runs(self, segment: Segment, out: Samples, rate: int) -> list[tuple[float, float, str]]:
+        """What of ``segment`` to re-speak, as (start, end, text): the whole of
+        it, or, around phrases to remove, the words between them; each phrase
+        removed is marked in ``out`` by the tone, over the time it was said."""
+        said = list(segment.words)
+        spans = matches(said, self.redact) if self.redact else []
+        if not spans:
+            return [(segment.start, segment.end, segment.text)]
+        self.redacted += len(spans)
+        runs, at = [], 0
+        for first, last in [*spans, (len(said), len(said))]:
+            if first > at:
+                kept = said[at:first]
+                runs.append((kept[0].start, kept[-1].end, "".join(w.text for w in kept).strip()))
+            if last > first:
+                begin = min(len(out), int(said[first].start * rate))
+                finish = min(len(out), max(begin, int(said[last - 1].end * rate)))
+                out[begin:finish] = tone(finish - begin, rate)
+            at = last
+        return runs
+
+
+class RedactingStream:
+    """``--redact-words`` on a transformed voice: the phrases listed, found in
+    the original's words (30 seconds at a time), are replaced in the stream's
+    output by the tone. Output is held back until the words of its time are
+    known (at most 30 seconds, plus the stream's own latency)."""
+
+    def __init__(
+        self, stream: VoiceTransform, redact: tuple[str, ...], language: str | None = None
+    ) -> None:
+        _check_language(language)
+        self.stream, self.redact, self.language = stream, redact, language
+        self.sample_rate, self.channels = stream.sample_rate, stream.channels
+        self.redacted = 0
+        self._window = int(WINDOW_SECONDS * self.sample_rate)
+        self._heard = np.zeros((self.channels, 0), np.float32)
+        self._known = 0  # samples of input whose words are known
+        self._spans: list[tuple[int, int]] = []
+        self._held = np.zeros((self.channels, 0), np.float32)
+        self._released = 0  # samples of output returned
+
+    def process(self, samples: Samples) -> Samples:
+        self._heard = np.concatenate([self._heard, np.asarray(samples, np.float32)], axis=1)
+        while self._heard.shape[1] >= self._window:
+            self._listen(self._window)
+        self._held = np.concatenate([self._held, self.stream.process(samples)], axis=1)
+        return self._release(self._known)
+
+    def flush(self) -> Samples:
+        if self._heard.shape[1]:
+            self._listen(self._heard.shape[1])
+        self._held = np.concatenate([self._held, self.stream.flush()], axis=1)
+        return self._release(self._released + self._held.shape[1])
+
+    def _listen(self, count: int) -> None:
+        piece, self._heard = self._heard[:, :count], self._heard[:, count:]
+        to16k = Mono16k(self.sample_rate, self.channels)
+        heard = transcribe(np.concatenate([to16k(piece), to16k(None)]), self.language, words=True)
+        doubt = confident(heard, speaking=False)
+        if doubt is not None:
+            raise Untranscribable(doubt)
+        said = [w for segment in heard.segments for w in segment.words]
+        for first, last in matches(said, self.redact):
+            begin = self._known + int(said[first].start * self.sample_rate)
+            end = self._known + int(said[last - 1].end * self.sample_rate)
+            self._spans.append((begin, min(end, self._known + count)))
+            self.redacted += 1
+        self._known += count
+
+    def _release(self, upto: int) -> Samples:
+        count = max(0, min(upto - self._released, self._held.shape[1]))
+        out, self._held = self._held[:, :count].copy(), self._held[:, count:]
+        for begin, end in self._spans:
+            a, b = max(begin, self._released), min(end, self._released + count)
+            if b > a:
+                out[:, a - self._released : b - self._released] = tone(b - a, self.sample_rate)
+        self._released += count
+        return out
 
 
 def levelled(voice: Samples) -> Samples:

@@ -24,6 +24,7 @@ from unseen.api import apply as run_apply
 from unseen.api import check_out_dir, verify_file
 from unseen.api import inspect as run_inspect
 from unseen.api import plan as run_plan
+from unseen.audio.redact import phrases
 from unseen.config import PROFILES, SETTINGS, VERIFY_RECOGNIZERS, Options, ProfileName
 from unseen.errors import ModelMissing, UnseenError
 from unseen.output import json_text, write_document
@@ -56,7 +57,15 @@ def main() -> None:
 
 def _settings(command: Callable[..., None]) -> Callable[..., None]:
     """The protection settings as options of ``command``, built from the one
-    table that declares them (config.SETTINGS)."""
+    table that declares them (config.SETTINGS), and ``--redact-words``."""
+    command = click.option(
+        "--redact-words",
+        "redact_file",
+        type=click.Path(path_type=Path, dir_okay=False, exists=True),
+        help="Audio: a UTF-8 file of words and phrases (one a line: names, places, "
+        "numbers) removed from what is said: not re-spoken, or covered by a tone. "
+        "The report counts them, never says them.",
+    )(command)
     for setting in reversed(SETTINGS):
         if setting.negates:
             command = click.option(
@@ -85,8 +94,19 @@ def _settings(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def _options(settings: dict[str, Any]) -> Options:
-    """The options the settings say (click has checked each against the table)."""
-    return Options(**{s.field: settings[s.field] for s in SETTINGS})
+    """The options the settings say (click has checked each against the table),
+    with the phrases of ``--redact-words``."""
+    redact: Path | None = settings.get("redact_file")
+    words: tuple[str, ...] = ()
+    if redact is not None:
+        try:
+            words = phrases(redact.read_text("utf-8").splitlines())
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--redact-words") from None
+    try:
+        return Options(**{s.field: settings[s.field] for s in SETTINGS}, redact_words=words)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 _OUTPUT_OPTIONS = (

@@ -383,6 +383,9 @@ def test_replace_respeaks_the_words(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert y.shape == (2, len(x))
     text = " ".join(s.text for s in stream.transcript).lower()
     assert "quick" in text and "dog" in text
+    respoken = unseen.audio.replace.transcribe(y[0], "en")
+    again = " ".join(s.text for s in respoken.segments).lower()
+    assert "quick" in again and "dog" in again, again  # the neural voice says them
     assert not y[:, : rate // 4].any()  # before the first word: silence
     assert np.sqrt(np.mean(y**2)) > 0.2 * np.sqrt(np.mean(x**2))
     # The recording's level is not carried over: it tells speakers apart. The
@@ -459,6 +462,25 @@ def test_what_counts_as_transcribed_with_confidence(
     doubt = confident(found)
     assert doubt is None if why is None else why in (doubt or ""), doubt
     assert confident(Heard(language, 0.1, [])) is None  # nothing heard: nothing to doubt
+
+
+def test_english_is_respoken_by_the_neural_voice() -> None:
+    """Piper's joe voice, read from eSpeak NG's phonemes: the words come
+    through (Whisper tiny.en hears them back), the same length every time
+    (its durations carry no noise), faster when asked."""
+    from unseen.audio.io import resample_mono
+    from unseen.audio.neural import neural
+    from unseen.audio.replace import transcribe
+
+    said = "Please call Stella and ask her to bring these things with her from the store."
+    voice = neural()
+    first, again = voice.say(said), voice.say(said)
+    assert voice.rate == 22_050 and len(first) == len(again)
+    assert 2.5 < len(first) / voice.rate < 5.0
+    assert len(voice.say(said, 0.7)) < 0.85 * len(first)
+    heard = transcribe(resample_mono(first, voice.rate, 16_000), "en")
+    text = " ".join(s.text for s in heard.segments).lower()
+    assert "stella" in text and "store" in text, text
 
 
 def test_respoken_speech_is_levelled_without_clipping() -> None:

@@ -22,6 +22,7 @@ from unseen.models import package_file
 _INSTALL = "pip install espeakng-loader==0.2.4"
 _SYNCHRONOUS = 2  # AUDIO_OUTPUT_SYNCHRONOUS: samples come back through the callback
 _RATE_PARAMETER = 1  # espeakRATE, words per minute
+_UTF8, _IPA = 1, 0x02  # espeakCHARS_UTF8; phoneme mode: IPA as UTF-8
 _CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
 )
@@ -42,6 +43,7 @@ class _Engine:
         data = package_file("espeakng_loader", "espeak-ng-data/phontab", _INSTALL).parent
         self._lib: Any = ctypes.CDLL(str(library))
         self._lib.espeak_Initialize.restype = ctypes.c_int
+        self._lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         rate = self._lib.espeak_Initialize(_SYNCHRONOUS, 0, str(data.parent).encode(), 0)
         if rate <= 0:
             raise RuntimeError("eSpeak NG did not start")
@@ -71,6 +73,20 @@ class _Engine:
         if count > 0 and wav:
             self._parts.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
         return 0
+
+    def phonemes(self, text: str, language: str = "en") -> str:
+        """``text`` as eSpeak NG's IPA phonemes in ``language``, clause by clause
+        (what a neural voice trained on eSpeak's phonemes reads)."""
+        buffer = ctypes.create_string_buffer(text.encode("utf-8") + b"\0")
+        pointer = ctypes.c_void_p(ctypes.addressof(buffer))
+        said = []
+        with _LOCK:
+            self._use(_VOICES.get(language, language.encode()))
+            while pointer.value:
+                found = self._lib.espeak_TextToPhonemes(ctypes.byref(pointer), _UTF8, _IPA)
+                if found:
+                    said.append(found.decode("utf-8"))
+        return " ".join(said)
 
     def say(
         self, text: str, words_per_minute: int, language: str = "en"

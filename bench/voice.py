@@ -12,8 +12,9 @@ costs in intelligibility: ../shared/docs/metrics.md section 4.
   an attacker who knows unseen (it is open source) anonymizes the
   enrollment in ``INFORMED_RUNS`` independent runs and keeps the best
   score of the trial. **same-seed**: both sides with one ``--voice-seed``
-  (the linkable option). Under ``--mode replace`` eSpeak says the same
-  words the same way in every run, so one run stands for all of these.
+  (the linkable option). Under ``--mode replace`` the voices (eSpeak NG,
+  and the neural English one, which carries no noise) say the same words
+  the same way in every run, so one run stands for all of these.
 - **released**: share of files whose similarity to their original stays
   under the release limit (the others would be redrawn, then refused).
 - **WER**: Whisper base (English forced) on the anonymized speech against
@@ -217,7 +218,7 @@ def main() -> int:
         for run, seed in runs_of
         if run in ("a", "seed")
     }
-    if args.mode == "replace":  # eSpeak says the same words the same way: one run is all
+    if args.mode == "replace":  # the voices say the same words the same way: one run is all
         cohort_runs |= {run: cohort_runs["a"] for run in ALIKE}
     cohort_emb = embeddings(cohort, {"original": [c.audio for c in cohort], **cohort_runs})
     rows = []

@@ -95,7 +95,8 @@ def test_anonymize_and_inspect_open_no_socket(tmp_path: Path) -> None:
 
 def test_re_speaking_a_voice_opens_no_socket(tmp_path: Path) -> None:
     """--voice replace joins Whisper base into the cache on first use, names
-    the language, transcribes and re-speaks: all of it offline. (eSpeak's
+    the language, and transcribes and re-speaks (or, unsure of the language,
+    transforms): all of it offline. (eSpeak's
     words re-spoken by eSpeak are the same voice, which the release check
     refuses: the check is loosened for this test, as in test_audio.py.)"""
     source = write_audio(tmp_path / "said.wav", "WAV", spoken(4.0)[None], 16_000)
@@ -104,7 +105,7 @@ def test_re_speaking_a_voice_opens_no_socket(tmp_path: Path) -> None:
         "p.VOICE_SIMILARITY_LIMIT = 1.01\n"
         f"r = unseen.anonymize([{str(source)!r}], {str(tmp_path / 'out')!r}, "
         "options=unseen.Options(voice='replace'))\n"
-        "assert r.ok and r.files[0].audio.languages == ('en',), r.files\n"
+        "assert r.ok, r.files\n"
     )
     proc, attempts = _run(tmp_path, "--code", code)
     assert proc.returncode == 0, proc.stderr

@@ -73,7 +73,7 @@ def test_a_listed_name_is_not_in_the_output(
     monkeypatch.setattr(unseen.audio.pipeline, "VOICE_SIMILARITY_LIMIT", 1.01)
     before = " ".join(w.text for w in _words(_samples(recording))).lower()
     assert "jane" in before and "springfield" in before
-    options = unseen.Options(voice=voice, redact_words=phrases(LISTED), voice_seed=7)
+    options = unseen.Options(voice=voice, redact_words=phrases(LISTED), voice_seed=7, language="en")
     report = unseen.anonymize([recording], tmp_path / "out", options=options)
     (result,) = report.files
     assert result.status == "ok", result.error

@@ -146,6 +146,9 @@ def test_malformed_changes_are_refused_and_change_nothing(media: Media, tmp_path
         for raw, kind in [(b"{not json", "application/json"), (b"[1]", "application/json")]:
             headers = {"Content-Type": kind}
             assert call(server, f"api/files/{photo}/decide", raw=raw, headers=headers)[0] == 400
+        huge = b'{"fill": "' + b"x" * (1 << 20) + b'"}'
+        json_type = {"Content-Type": "application/json"}
+        assert call(server, "api/fill", raw=huge, headers=json_type)[0] == 413
         as_form = {"Content-Type": "application/x-www-form-urlencoded"}
         assert call(server, "api/fill", raw=b"fill=blur", headers=as_form)[0] == 415
         assert call(server, "api/fill", {"fill": "smudge"})[0] == 400

@@ -23,6 +23,9 @@ from unseen.audio.io import Samples
 TONE_HZ = 1000.0
 TONE_LEVEL = 0.05
 FADE_SECONDS = 0.01
+#: Seconds added before and after a phrase's time: Whisper's word times are
+#: coarse, and a syllable left at either end can be enough to know a name.
+MARGIN_SECONDS = 0.1
 #: Limits on the list: phrases, and characters in one.
 MAX_PHRASES = 1000
 MAX_PHRASE_CHARS = 200
@@ -92,6 +95,14 @@ def matches(words: Sequence[Word], listed: Sequence[str]) -> list[tuple[int, int
         else:
             merged.append((first, last))
     return merged
+
+
+def said_at(words: Sequence[Word], span: tuple[int, int], rate: int) -> tuple[int, int]:
+    """The samples (at ``rate``) where ``words[first:last]`` were said, with
+    ``MARGIN_SECONDS`` on each side; the start is never below 0."""
+    first, last = span
+    margin = MARGIN_SECONDS * rate
+    return max(0, int(words[first].start * rate - margin)), int(words[last - 1].end * rate + margin)
 
 
 def tone(length: int, rate: int) -> Samples:

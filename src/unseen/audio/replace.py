@@ -30,7 +30,7 @@ import numpy as np
 
 from unseen.audio.io import Mono16k, Samples, resample_mono
 from unseen.audio.neural import neural
-from unseen.audio.redact import Word, matches, tone
+from unseen.audio.redact import MARGIN_SECONDS, Word, matches, said_at, tone
 from unseen.audio.speak import NoVoice, engine
 from unseen.audio.voice import VoiceTransform
 from unseen.errors import InputError
@@ -287,8 +287,7 @@ class ReplaceStream:
                 kept = said[at:first]
                 runs.append((kept[0].start, kept[-1].end, "".join(w.text for w in kept).strip()))
             if last > first:
-                begin = min(len(out), int(said[first].start * rate))
-                finish = min(len(out), max(begin, int(said[last - 1].end * rate)))
+                begin, finish = (min(len(out), t) for t in said_at(said, (first, last), rate))
                 out[begin:finish] = tone(finish - begin, rate)
             at = last
         return runs
@@ -325,7 +324,7 @@ class RedactingStream:
         if self._heard.shape[1]:
             self._listen(self._heard.shape[1])
         self._held = np.concatenate([self._held, self.stream.flush()], axis=1)
-        return self._release(self._released + self._held.shape[1])
+        return self._release(self._released + self._held.shape[1], final=True)
 
     def _listen(self, count: int) -> None:
         piece, self._heard = self._heard[:, :count], self._heard[:, count:]
@@ -335,16 +334,21 @@ class RedactingStream:
         if doubt is not None:
             raise Untranscribable(doubt)
         said = [w for segment in heard.segments for w in segment.words]
-        for first, last in matches(said, self.redact):
-            begin = self._known + int(said[first].start * self.sample_rate)
-            end = self._known + int(said[last - 1].end * self.sample_rate)
-            self._spans.append((begin, min(end, self._known + count)))
+        for span in matches(said, self.redact):
+            begin, end = said_at(said, span, self.sample_rate)
+            self._spans.append((self._known + begin, self._known + end))
             self.redacted += 1
         self._known += count
 
-    def _release(self, upto: int) -> Samples:
+    def _release(self, upto: int, final: bool = False) -> Samples:
+        """The output up to sample ``upto``, less the margin a phrase said
+        just after may still reach back over (all of it when ``final``), with
+        the tone over every phrase."""
+        if not final:
+            upto -= int(MARGIN_SECONDS * self.sample_rate)
         count = max(0, min(upto - self._released, self._held.shape[1]))
         out, self._held = self._held[:, :count].copy(), self._held[:, count:]
+        self._spans = [(a, b) for a, b in self._spans if b > self._released]
         for begin, end in self._spans:
             a, b = max(begin, self._released), min(end, self._released + count)
             if b > a:

@@ -382,6 +382,9 @@ async def _body(request: Request) -> dict[str, Any] | Response:
     """The request's JSON object, or the answer that refuses it."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         return _refused("send JSON (Content-Type: application/json)", 415)
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_BODY:
+        return _refused("the request is too large", 413)
     raw = await request.body()
     if len(raw) > MAX_BODY:
         return _refused("the request is too large", 413)
